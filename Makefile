@@ -1,0 +1,154 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+# xtap build. Everything lands under $(OUTPUT); V=1 shows the commands.
+#   make            the agent (build/xtap)
+#   make run        install what is missing (Debian), build, start the agent (ARGS=…)
+#   make test       install what is missing, build, run unit and end-to-end tests (root)
+#   make check      build and run the tests, installing nothing
+#   make asan       the agent and tests with ASan + UBSan (build/asan/)
+#   make bpf-arm64  the BPF objects for arm64, to prove they compile
+#   make vmlinux    regenerate vmlinux/x86/vmlinux.h from the running kernel
+
+.DELETE_ON_ERROR:
+# keep BPF objects: bpf-arm64 and debugging use them
+.SECONDARY:
+.DEFAULT_GOAL := all
+
+SAN ?=
+ifeq ($(SAN),1)
+OUTPUT ?= build/asan
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+else
+OUTPUT ?= build
+SANFLAGS :=
+endif
+
+ARCH ?= $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+ifeq ($(filter x86 arm64,$(ARCH)),)
+$(error unsupported architecture '$(ARCH)': xtap ships vmlinux.h for x86 and arm64)
+endif
+
+CC ?= gcc
+CLANG ?= clang
+BPFTOOL ?= bpftool
+PKG_CONFIG ?= pkg-config
+PKGS := libbpf libelf zlib libcurl jansson
+VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.1.0)
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+WARNINGS := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+CFLAGS ?= -O2 -g
+ALL_CFLAGS := $(CFLAGS) $(WARNINGS) $(SANFLAGS) -std=gnu11 -D_GNU_SOURCE -MMD -MP \
+	-Iinclude -Iagent -I$(OUTPUT) -DXTAP_VERSION='"$(VERSION)"' \
+	$(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+LDLIBS := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lpthread
+ALL_LDFLAGS := $(LDFLAGS) $(SANFLAGS)
+
+BPF_CFLAGS := -g -O2 -target bpf -Wall -Werror -Iinclude
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/bpf/%.bpf.o,$(BPF_SRCS))
+SKELS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
+
+# Files that include a BPF skeleton; everything else in agent/ is plain C
+# that the unit tests link without BPF.
+AGENT_BPF_SRCS := $(wildcard agent/main.c agent/loader.c)
+AGENT_SRCS := $(wildcard agent/*.c)
+CORE_SRCS := $(filter-out $(AGENT_BPF_SRCS),$(AGENT_SRCS))
+CORE_OBJS := $(patsubst agent/%.c,$(OUTPUT)/agent/%.o,$(CORE_SRCS))
+AGENT_OBJS := $(patsubst agent/%.c,$(OUTPUT)/agent/%.o,$(AGENT_SRCS))
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/%,$(UNIT_SRCS))
+E2E_SRCS := $(wildcard tests/e2e/test_*.c)
+E2E_BINS := $(patsubst tests/e2e/%.c,$(OUTPUT)/tests/%,$(E2E_SRCS))
+E2E_LIB := $(patsubst tests/e2e/%.c,$(OUTPUT)/tests/%.o,$(filter-out $(E2E_SRCS),$(wildcard tests/e2e/*.c)))
+
+.PHONY: all asan deps run test check test-bins test-unit bpf-arm64 vmlinux clean bench
+all: $(OUTPUT)/xtap
+
+$(OUTPUT)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) include/xtap.h | $(OUTPUT)/bpf
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(ARCH) -c $< -o $@
+
+$(OUTPUT)/arm64/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) include/xtap.h | $(OUTPUT)/arm64
+	$(call msg,BPF-A64,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -D__TARGET_ARCH_arm64 -Ivmlinux/arm64 -c $< -o $@
+
+$(OUTPUT)/%.skel.h: $(OUTPUT)/bpf/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< > $@
+
+$(patsubst agent/%.c,$(OUTPUT)/agent/%.o,$(AGENT_BPF_SRCS)): | $(SKELS)
+$(OUTPUT)/agent/%.o: agent/%.c | $(OUTPUT)/agent
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(OUTPUT)/xtap: $(AGENT_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(OUTPUT)/tests/%.o: tests/e2e/%.c | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests/e2e -c $< -o $@
+
+$(OUTPUT)/tests/test_%.o: tests/unit/test_%.c | $(OUTPUT)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(UNIT_BINS): $(OUTPUT)/tests/%: $(OUTPUT)/tests/%.o $(CORE_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
+
+$(E2E_BINS): $(OUTPUT)/tests/%: $(OUTPUT)/tests/%.o $(E2E_LIB)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(LDLIBS) -lcmocka -o $@
+
+asan:
+	$(Q)$(MAKE) --no-print-directory SAN=1 all test-bins
+
+test-bins: $(UNIT_BINS) $(E2E_BINS)
+
+deps:
+	$(Q)deploy/install-deps.sh
+
+# Sub-makes: the first parse may have run before the libraries were installed.
+run: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)exec $(OUTPUT)/xtap run $(ARGS)
+
+test:
+	$(Q)deploy/install-deps.sh --test
+	$(Q)$(MAKE) --no-print-directory check
+
+# The whole suite: unit tests (plain and sanitized), then end-to-end tests
+# against the sanitized agent. tests/run prints the summary CI reads.
+check: all asan $(UNIT_BINS) $(E2E_BINS)
+	$(Q)tests/run $(OUTPUT)
+
+test-unit: $(UNIT_BINS)
+	$(Q)tests/run --unit-only $(OUTPUT)
+
+bpf-arm64: $(patsubst bpf/%.bpf.c,$(OUTPUT)/arm64/%.bpf.o,$(BPF_SRCS))
+
+vmlinux:
+	$(call msg,GEN,vmlinux/x86/vmlinux.h)
+	$(Q)test "$$(uname -m)" = x86_64 || { echo "make vmlinux regenerates the x86 header and must run on x86_64" >&2; exit 1; }
+	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/x86/vmlinux.h
+
+bench: all
+	$(Q)tests/bench/run $(OUTPUT)
+
+$(OUTPUT)/bpf $(OUTPUT)/arm64 $(OUTPUT)/agent $(OUTPUT)/tests:
+	$(Q)mkdir -p $@
+
+clean:
+	$(call msg,CLEAN,build)
+	$(Q)rm -rf build
+
+-include $(wildcard $(OUTPUT)/agent/*.d $(OUTPUT)/tests/*.d)

@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* A small streaming JSON writer into a caller's fixed buffer: commas and
+ * escaping are right by construction. Strings are written as valid UTF-8:
+ * control characters are escaped and invalid UTF-8 bytes become U+FFFD.
+ * On overflow the writer stops writing and jw_finish() reports -ENOSPC. */
+#ifndef XTAP_JSON_WRITER_H
+#define XTAP_JSON_WRITER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define JW_DEPTH_MAX 16
+
+struct jw {
+	char *buf;
+	size_t cap;
+	size_t len;
+	bool overflow;
+	bool bad_nesting;
+	int depth;
+	bool need_comma[JW_DEPTH_MAX];
+};
+
+void jw_init(struct jw *w, char *buf, size_t cap);
+void jw_obj_begin(struct jw *w);
+void jw_obj_end(struct jw *w);
+void jw_arr_begin(struct jw *w);
+void jw_arr_end(struct jw *w);
+void jw_key(struct jw *w, const char *key);
+void jw_str(struct jw *w, const char *s);
+void jw_strn(struct jw *w, const char *s, size_t n);
+void jw_u64(struct jw *w, uint64_t v);
+void jw_i64(struct jw *w, int64_t v);
+void jw_bool(struct jw *w, bool v);
+/* epoch nanoseconds as seconds with six decimals (microseconds), no float rounding */
+void jw_epoch_us(struct jw *w, uint64_t epoch_ns);
+/* key + value shorthands */
+void jw_kv_str(struct jw *w, const char *key, const char *s);
+void jw_kv_u64(struct jw *w, const char *key, uint64_t v);
+void jw_kv_i64(struct jw *w, const char *key, int64_t v);
+void jw_kv_bool(struct jw *w, const char *key, bool v);
+/* NUL-terminates; returns the length written, or -ENOSPC / -EINVAL (unbalanced). */
+int jw_finish(struct jw *w);
+
+#endif /* XTAP_JSON_WRITER_H */

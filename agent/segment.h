@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* X-Ray segment documents from transactions (xray.md §1, §7). */
+#ifndef XTAP_SEGMENT_H
+#define XTAP_SEGMENT_H
+
+#include <stddef.h>
+#include "txn.h"
+#include "trace_header.h"
+
+/* Largest document xtap writes; the daemon reads 64 KiB datagrams. */
+#define SEGMENT_DOC_MAX 65000
+
+struct segment_config {
+	const char *name; /* AWS_XRAY_TRACING_NAME; NULL: the process name (comm) */
+	const char *sdk_version; /* aws.xray.sdk_version */
+};
+
+/* Decide the trace context of a transaction from its request headers:
+ * X-Amzn-Trace-Id first, then traceparent; a missing or invalid trace id is
+ * replaced by a new one (epoch of start_ns), a missing parent stays empty. */
+void segment_trace_ctx(const struct xtap_txn *t, struct trace_ctx *ctx);
+
+/* Write one document for t into buf: a segment for a server transaction, an
+ * independent subsegment (type, trace_id, parent_id) for a client one.
+ * id_out (XID_SPAN_LEN + 1) receives the document's id.
+ * Returns the length, or -ENOSPC. Never called for Sampled=0 (the caller drops those). */
+int segment_write(const struct xtap_txn *t, const struct trace_ctx *ctx,
+		  const struct segment_config *cfg, char *buf, size_t cap, char *id_out);
+
+#endif /* XTAP_SEGMENT_H */

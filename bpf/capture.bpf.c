@@ -1,0 +1,592 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Capture of HTTP/1.x bytes at the syscall layer.
+ *
+ * Every read/write-family syscall of every process passes through these
+ * programs, so the common case (a file, a pipe, a socket that is not TCP or
+ * not HTTP) leaves after one hash lookup and a few CO-RE reads, copying
+ * nothing. Only sockets classified TCP and in scope are stashed at enter; at
+ * exit only the head of what was moved (cap_bytes) is copied, and only while
+ * the connection may carry HTTP. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "xtap.h"
+#include "core_fixes.bpf.h"
+
+#define AF_INET 2
+#define AF_INET6 10
+#define IPPROTO_TCP 6
+#define SOCK_STREAM 1
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+#define EINPROGRESS 115
+
+/* Set by the agent before load. */
+const volatile __u32 self_tgid = 0; /* the agent never traces itself */
+const volatile __u32 cap_bytes = XTAP_CAP_DEFAULT; /* ≤ XTAP_CAP_MAX */
+const volatile __u32 wakeup_bytes = 1 << 20; /* wake the agent past this much pending data */
+const volatile bool scope_by_pid = false;
+const volatile bool scope_by_port = false;
+const volatile __u32 scope_cgroup_count = 0; /* entries used in scope_cgroups */
+
+/* One entry per (process, fd) this program has looked at, tracked or not, so
+ * each fd is classified once. LRU: fds that disappear without close(2)
+ * (exit, close_range, exec) age out; an entry whose file pointer no longer
+ * matches the fd's is stale and is classified again. */
+#define CONN_MAX 65536
+/* Threads inside a data syscall on a tracked socket at one time. */
+#define ACTIVE_MAX 16384
+
+enum conn_kind {
+	CK_IGNORE = 0, /* not TCP, or out of scope */
+	CK_TCP = 1,
+};
+
+enum conn_proto {
+	CP_UNKNOWN = 0, /* no bytes seen yet, or only a prefix of an HTTP start */
+	CP_HTTP = 1,
+	CP_OTHER = 2, /* first bytes were not HTTP/1.x: never copied again */
+};
+
+struct conn_key {
+	__u32 tgid;
+	__s32 fd;
+};
+
+struct conn_val {
+	__u64 file; /* the struct file * this entry describes */
+	__u64 conn_id;
+	__u8 kind;
+	__u8 role;
+	__u8 proto;
+	__u8 pad[5];
+};
+
+/* Arguments saved at syscall enter for the exit side. */
+struct active_args {
+	__u64 buf; /* buffer, iovec array or msghdr */
+	__u64 iovcnt;
+	__s32 fd;
+	__u8 sys; /* enum xtap_sys, or 0 for connect */
+	__u8 pad[3];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, CONN_MAX);
+	__type(key, struct conn_key);
+	__type(value, struct conn_val);
+} conns SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, ACTIVE_MAX);
+	__type(key, __u64);
+	__type(value, struct active_args);
+} active SEC(".maps");
+
+/* Size set by the agent (--ring-buffer-mb); this is the default. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 << 20);
+} events SEC(".maps");
+
+/* Per-CPU scratch: a data event is built here and copied out with
+ * bpf_ringbuf_output at its real size. The spill area lets the verifier see
+ * that off + n stays inside the value for off < XTAP_CAP_MAX and n under
+ * the mask of bound_len(). */
+struct scratch {
+	struct xtap_data_event ev;
+	__u8 spill[2 * XTAP_CAP_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch_map SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, XTAP_STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+/* Per-CPU sequence for conn ids: (cpu << 48) | seq, unique without atomics. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} conn_seq SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XTAP_SCOPE_MAX);
+	__type(key, __u32);
+	__type(value, __u8);
+} scope_pids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XTAP_SCOPE_MAX);
+	__type(key, __u16);
+	__type(value, __u8);
+} scope_ports SEC(".maps");
+
+#define SCOPE_CGROUPS_MAX 8
+struct {
+	__uint(type, BPF_MAP_TYPE_CGROUP_ARRAY);
+	__uint(max_entries, SCOPE_CGROUPS_MAX);
+	__type(key, __u32);
+	__type(value, __u32);
+} scope_cgroups SEC(".maps");
+
+static __always_inline void stat_add(__u32 idx, __u64 n)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
+
+	if (v)
+		*v += n;
+}
+
+static __always_inline bool pid_in_scope(__u32 tgid)
+{
+	if (tgid == self_tgid)
+		return false;
+	if (scope_by_pid && !bpf_map_lookup_elem(&scope_pids, &tgid))
+		return false;
+	return true;
+}
+
+static __always_inline bool cgroup_in_scope(void)
+{
+	if (!scope_cgroup_count)
+		return true;
+	for (__u32 i = 0; i < SCOPE_CGROUPS_MAX; i++) {
+		if (i >= scope_cgroup_count)
+			break;
+		if (bpf_current_task_under_cgroup(&scope_cgroups, i) == 1)
+			return true;
+	}
+	return false;
+}
+
+static __always_inline void read_addr(struct sock *sk, __u16 family, struct xtap_addr *a)
+{
+	a->family = family;
+	a->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	a->rport = __builtin_bswap16(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (family == AF_INET) {
+		BPF_CORE_READ_INTO(a->laddr, sk, __sk_common.skc_rcv_saddr);
+		BPF_CORE_READ_INTO(a->raddr, sk, __sk_common.skc_daddr);
+	} else {
+		BPF_CORE_READ_INTO(a->laddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(a->raddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+	}
+}
+
+static __always_inline __u64 next_conn_id(void)
+{
+	__u32 zero = 0;
+	__u64 *seq = bpf_map_lookup_elem(&conn_seq, &zero);
+
+	if (!seq)
+		return 0;
+	*seq += 1;
+	return ((__u64)bpf_get_smp_processor_id() << 48) | (*seq & ((1ULL << 48) - 1));
+}
+
+static __always_inline void fill_hdr(struct xtap_ev_hdr *h, __u8 type, __u64 pid_tgid, __s32 fd,
+				     const struct conn_val *v)
+{
+	h->type = type;
+	h->dir = 0;
+	h->role = v ? v->role : 0;
+	h->sys = 0;
+	h->tgid = pid_tgid >> 32;
+	h->tid = (__u32)pid_tgid;
+	h->fd = fd;
+	h->ts_ns = bpf_ktime_get_ns();
+	h->conn_id = v ? v->conn_id : 0;
+}
+
+/* Classify the socket behind f and (re)create the fd's entry. Emits OPEN for
+ * a TCP socket in scope. Returns the stored entry. */
+static __always_inline struct conn_val *classify(struct conn_key *key, struct file *f, __u8 role,
+						 __u64 pid_tgid)
+{
+	struct conn_val nv = { .file = (__u64)f, .role = role };
+	struct socket *sock;
+	struct sock *sk;
+	__u16 family;
+
+	if ((BPF_CORE_READ(f, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
+		goto store;
+	sock = BPF_CORE_READ(f, private_data);
+	if (!sock || BPF_CORE_READ(sock, type) != SOCK_STREAM)
+		goto store;
+	sk = BPF_CORE_READ(sock, sk);
+	if (!sk)
+		goto store;
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if ((family != AF_INET && family != AF_INET6) || sk_get_protocol(sk) != IPPROTO_TCP)
+		goto store;
+
+	struct xtap_conn_event ev = {};
+	read_addr(sk, family, &ev.addr);
+	if (scope_by_port && !bpf_map_lookup_elem(&scope_ports, &ev.addr.lport) &&
+	    !bpf_map_lookup_elem(&scope_ports, &ev.addr.rport)) {
+		stat_add(XTAP_STAT_OUT_OF_SCOPE, 1);
+		goto store;
+	}
+	if (!cgroup_in_scope()) {
+		stat_add(XTAP_STAT_OUT_OF_SCOPE, 1);
+		goto store;
+	}
+	nv.kind = CK_TCP;
+	nv.conn_id = next_conn_id();
+	fill_hdr(&ev.hdr, XTAP_EV_OPEN, pid_tgid, key->fd, &nv);
+	ev.cgroup_id = bpf_get_current_cgroup_id();
+	bpf_get_current_comm(ev.comm, sizeof(ev.comm));
+	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), 0))
+		stat_add(XTAP_STAT_RB_DROPS, 1);
+	else
+		stat_add(XTAP_STAT_EVENTS, 1);
+	stat_add(XTAP_STAT_CONN_TRACKED, 1);
+store:
+	bpf_map_update_elem(&conns, key, &nv, BPF_ANY);
+	return bpf_map_lookup_elem(&conns, key);
+}
+
+/* The fd's entry, classifying it first when it is new or stale. */
+static __always_inline struct conn_val *conn_get(__u64 pid_tgid, __s32 fd, __u8 role, bool fresh)
+{
+	struct conn_key key = { .tgid = pid_tgid >> 32, .fd = fd };
+	struct task_struct *task = (void *)bpf_get_current_task();
+	struct file *f = task_fd_file(task, fd);
+	struct conn_val *v;
+
+	if (!f)
+		return NULL;
+	if (!fresh) {
+		v = bpf_map_lookup_elem(&conns, &key);
+		if (v && v->file == (__u64)f)
+			return v;
+	}
+	return classify(&key, f, role, pid_tgid);
+}
+
+static __always_inline void data_enter(__s32 fd, __u64 buf, __u64 iovcnt, __u8 sys)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct active_args a = { .buf = buf, .iovcnt = iovcnt, .fd = fd, .sys = sys };
+	struct conn_val *v;
+
+	if (!pid_in_scope(pid_tgid >> 32))
+		return;
+	v = conn_get(pid_tgid, fd, XTAP_ROLE_UNKNOWN, false);
+	if (!v || v->kind != CK_TCP)
+		return;
+	if (v->proto == CP_OTHER) {
+		stat_add(XTAP_STAT_NON_HTTP, 1);
+		return;
+	}
+	bpf_map_update_elem(&active, &pid_tgid, &a, BPF_ANY);
+}
+
+/* The first bytes of an HTTP/1.x message: a standard method and a space, or
+ * a status line. Other methods (WebDAV…) are not recognised here on
+ * purpose: a false "not HTTP" costs a missed connection, a false "HTTP"
+ * costs copying every head of a busy non-HTTP protocol. */
+#define W8(a, b, c, d, e, f, g, h)                                                           \
+	((__u64)(a) | (__u64)(b) << 8 | (__u64)(c) << 16 | (__u64)(d) << 24 |                \
+	 (__u64)(e) << 32 | (__u64)(f) << 40 | (__u64)(g) << 48 | (__u64)(h) << 56)
+
+struct start_tok {
+	__u64 word;
+	__u32 len;
+};
+
+static const struct start_tok start_toks[] = {
+	{ W8('G', 'E', 'T', ' ', 0, 0, 0, 0), 4 },     { W8('P', 'O', 'S', 'T', ' ', 0, 0, 0), 5 },
+	{ W8('P', 'U', 'T', ' ', 0, 0, 0, 0), 4 },     { W8('H', 'E', 'A', 'D', ' ', 0, 0, 0), 5 },
+	{ W8('D', 'E', 'L', 'E', 'T', 'E', ' ', 0), 7 }, { W8('P', 'A', 'T', 'C', 'H', ' ', 0, 0), 6 },
+	{ W8('O', 'P', 'T', 'I', 'O', 'N', 'S', ' '), 8 }, { W8('C', 'O', 'N', 'N', 'E', 'C', 'T', ' '), 8 },
+	{ W8('T', 'R', 'A', 'C', 'E', ' ', 0, 0), 6 },  { W8('H', 'T', 'T', 'P', '/', '1', '.', 0), 7 },
+};
+
+/* CP_HTTP, CP_OTHER, or CP_UNKNOWN while only a prefix (fewer bytes than the
+ * token) matches, as when a client writes one byte at a time. */
+static __always_inline __u8 sniff(const __u8 *data, __u32 n)
+{
+	__u64 word = 0;
+	__u32 have = n < 8 ? n : 8;
+
+	if (!have)
+		return CP_UNKNOWN;
+	/* data is the scratch map value: 8 bytes are always readable, and
+	 * the mask below ignores those past n */
+	__builtin_memcpy(&word, data, sizeof(word));
+	for (int i = 0; i < (int)(sizeof(start_toks) / sizeof(start_toks[0])); i++) {
+		__u32 len = start_toks[i].len;
+		__u32 m = have < len ? have : len;
+		__u64 mask = m >= 8 ? ~0ULL : (1ULL << (m * 8)) - 1;
+
+		if (((word ^ start_toks[i].word) & mask) == 0)
+			return m == len ? CP_HTTP : CP_UNKNOWN;
+	}
+	return CP_OTHER;
+}
+
+/* A length already ≤ XTAP_CAP_MAX, masked in a way the compiler cannot
+ * move to another register, so the verifier sees the bound. */
+static __always_inline __u64 bound_len(__u64 n)
+{
+	asm volatile("%[n] &= %[m]" : [n] "+r"(n) : [m] "i"(2 * XTAP_CAP_MAX - 1));
+	return n;
+}
+
+/* Copy up to want bytes from user memory at ubuf into the event at off. */
+static __always_inline __u32 copy_head(struct scratch *s, __u32 off, __u64 ubuf, __u64 want)
+{
+	__u64 n;
+
+	if (off >= cap_bytes || off >= XTAP_CAP_MAX)
+		return 0;
+	n = want < cap_bytes - off ? want : cap_bytes - off;
+	n = bound_len(n);
+	off &= XTAP_CAP_MAX - 1;
+	if (bpf_probe_read_user(s->ev.data + off, n, (void *)ubuf))
+		return 0;
+	return n;
+}
+
+static __always_inline __u32 copy_iov(struct scratch *s, __u64 iov_ptr, __u64 iovcnt, __u64 total)
+{
+	__u32 off = 0;
+
+	for (int i = 0; i < XTAP_IOV_MAX; i++) {
+		struct iovec iov;
+		__u64 want;
+		__u32 got;
+
+		if (i >= iovcnt || off >= total || off >= cap_bytes)
+			break;
+		if (bpf_probe_read_user(&iov, sizeof(iov), (void *)(iov_ptr + i * sizeof(iov))))
+			break;
+		want = iov.iov_len < total - off ? iov.iov_len : total - off;
+		got = copy_head(s, off, (__u64)iov.iov_base, want);
+		off += got;
+		if (got < want)
+			break;
+	}
+	return off;
+}
+
+static __always_inline void data_exit(long ret, __u8 dir)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct active_args *ap = bpf_map_lookup_elem(&active, &pid_tgid);
+	struct active_args a;
+	struct conn_key key;
+	struct conn_val *v;
+	struct scratch *s;
+	__u32 zero = 0, n = 0;
+	__u64 flags;
+
+	if (!ap)
+		return;
+	a = *ap;
+	bpf_map_delete_elem(&active, &pid_tgid);
+	if (ret <= 0 || a.sys == 0)
+		return;
+	key.tgid = pid_tgid >> 32;
+	key.fd = a.fd;
+	v = bpf_map_lookup_elem(&conns, &key);
+	if (!v || v->kind != CK_TCP || v->proto == CP_OTHER)
+		return;
+	s = bpf_map_lookup_elem(&scratch_map, &zero);
+	if (!s)
+		return;
+
+	switch (a.sys) {
+	case XTAP_SYS_READ:
+	case XTAP_SYS_WRITE:
+	case XTAP_SYS_RECVFROM:
+	case XTAP_SYS_SENDTO:
+		n = copy_head(s, 0, a.buf, ret);
+		break;
+	case XTAP_SYS_READV:
+	case XTAP_SYS_WRITEV:
+		n = copy_iov(s, a.buf, a.iovcnt, ret);
+		break;
+	case XTAP_SYS_RECVMSG:
+	case XTAP_SYS_SENDMSG: {
+		struct user_msghdr msg;
+
+		if (bpf_probe_read_user(&msg, sizeof(msg), (void *)a.buf))
+			break;
+		n = copy_iov(s, (__u64)msg.msg_iov, msg.msg_iovlen, ret);
+		break;
+	}
+	default: /* sendfile: counted, never copied */
+		break;
+	}
+
+	if (v->proto == CP_UNKNOWN) {
+		if (!n) /* body-only bytes before any head: nothing to learn */
+			return;
+		v->proto = sniff(s->ev.data, n);
+		if (v->proto == CP_OTHER) {
+			stat_add(XTAP_STAT_NON_HTTP, 1);
+			return;
+		}
+	}
+	if ((__u64)n < (__u64)ret)
+		stat_add(n ? XTAP_STAT_TRUNCATED : XTAP_STAT_BODY_BYTES, n ? 1 : ret);
+
+	fill_hdr(&s->ev.hdr, XTAP_EV_DATA, pid_tgid, a.fd, v);
+	s->ev.hdr.dir = dir;
+	s->ev.hdr.sys = a.sys;
+	s->ev.len = ret;
+	s->ev.cap_len = n;
+	/* Batch wake-ups: the agent polls on a short timer and is only woken
+	 * early when a backlog builds up. */
+	flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+									      : BPF_RB_NO_WAKEUP;
+	if (bpf_ringbuf_output(&events, &s->ev, XTAP_DATA_EV_SIZE(bound_len(n)), flags))
+		stat_add(XTAP_STAT_RB_DROPS, 1);
+	else
+		stat_add(XTAP_STAT_EVENTS, 1);
+}
+
+#define ENTER(name, sys, fd_arg, buf_arg, cnt_arg)                                           \
+	SEC("tracepoint/syscalls/sys_enter_" #name)                                          \
+	int enter_##name(struct trace_event_raw_sys_enter *ctx)                              \
+	{                                                                                    \
+		data_enter((__s32)ctx->args[fd_arg], ctx->args[buf_arg], ctx->args[cnt_arg], \
+			   sys);                                                             \
+		return 0;                                                                    \
+	}
+
+#define EXIT(name, dir)                                                                      \
+	SEC("tracepoint/syscalls/sys_exit_" #name)                                           \
+	int exit_##name(struct trace_event_raw_sys_exit *ctx)                                \
+	{                                                                                    \
+		data_exit(ctx->ret, dir);                                                    \
+		return 0;                                                                    \
+	}
+
+ENTER(read, XTAP_SYS_READ, 0, 1, 2)
+EXIT(read, XTAP_DIR_IN)
+ENTER(write, XTAP_SYS_WRITE, 0, 1, 2)
+EXIT(write, XTAP_DIR_OUT)
+ENTER(readv, XTAP_SYS_READV, 0, 1, 2)
+EXIT(readv, XTAP_DIR_IN)
+ENTER(writev, XTAP_SYS_WRITEV, 0, 1, 2)
+EXIT(writev, XTAP_DIR_OUT)
+ENTER(recvfrom, XTAP_SYS_RECVFROM, 0, 1, 2)
+EXIT(recvfrom, XTAP_DIR_IN)
+ENTER(sendto, XTAP_SYS_SENDTO, 0, 1, 2)
+EXIT(sendto, XTAP_DIR_OUT)
+ENTER(recvmsg, XTAP_SYS_RECVMSG, 0, 1, 2)
+EXIT(recvmsg, XTAP_DIR_IN)
+ENTER(sendmsg, XTAP_SYS_SENDMSG, 0, 1, 2)
+EXIT(sendmsg, XTAP_DIR_OUT)
+/* sendfile(out_fd, in_fd, …): body bytes that never pass through userspace */
+ENTER(sendfile64, XTAP_SYS_SENDFILE, 0, 1, 3)
+EXIT(sendfile64, XTAP_DIR_OUT)
+
+static __always_inline void accepted(long ret)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	if (ret < 0 || !pid_in_scope(pid_tgid >> 32))
+		return;
+	conn_get(pid_tgid, (__s32)ret, XTAP_ROLE_SERVER, true);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int exit_accept(struct trace_event_raw_sys_exit *ctx)
+{
+	accepted(ctx->ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int exit_accept4(struct trace_event_raw_sys_exit *ctx)
+{
+	accepted(ctx->ret);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_connect")
+int enter_connect(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct active_args a = { .fd = (__s32)ctx->args[0] };
+
+	if (!pid_in_scope(pid_tgid >> 32))
+		return 0;
+	bpf_map_update_elem(&active, &pid_tgid, &a, BPF_ANY);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_connect")
+int exit_connect(struct trace_event_raw_sys_exit *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct active_args *ap = bpf_map_lookup_elem(&active, &pid_tgid);
+	__s32 fd;
+
+	if (!ap)
+		return 0;
+	fd = ap->fd;
+	bpf_map_delete_elem(&active, &pid_tgid);
+	/* non-blocking connects report -EINPROGRESS; the tuple is set already */
+	if (ctx->ret == 0 || ctx->ret == -EINPROGRESS)
+		conn_get(pid_tgid, fd, XTAP_ROLE_CLIENT, true);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_close")
+int enter_close(struct trace_event_raw_sys_enter *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct conn_key key = { .tgid = pid_tgid >> 32, .fd = (__s32)ctx->args[0] };
+	struct conn_val *v = bpf_map_lookup_elem(&conns, &key);
+
+	if (!v)
+		return 0;
+	if (v->kind == CK_TCP) {
+		struct xtap_conn_event ev = {};
+
+		fill_hdr(&ev.hdr, XTAP_EV_CLOSE, pid_tgid, key.fd, v);
+		if (bpf_ringbuf_output(&events, &ev, sizeof(ev), 0))
+			stat_add(XTAP_STAT_RB_DROPS, 1);
+		else
+			stat_add(XTAP_STAT_EVENTS, 1);
+	}
+	bpf_map_delete_elem(&conns, &key);
+	return 0;
+}
+
+SEC("tracepoint/sched/sched_process_exit")
+int process_exit(void *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct xtap_ev_hdr h;
+
+	/* only the thread-group leader: the agent forgets the whole process */
+	if ((__u32)pid_tgid != pid_tgid >> 32 || !pid_in_scope(pid_tgid >> 32))
+		return 0;
+	fill_hdr(&h, XTAP_EV_EXIT, pid_tgid, -1, NULL);
+	bpf_ringbuf_output(&events, &h, sizeof(h), 0);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

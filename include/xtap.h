@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Records that cross the BPF ring buffer, shared by bpf/ and agent/.
+ * Only fixed-width types and fixed arrays: the layout is the ABI between
+ * the kernel programs and the agent, checked by the _Static_asserts below. */
+#ifndef XTAP_H
+#define XTAP_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+/* Largest message head one event may carry; the configured capture size
+ * (rodata cap_bytes, default XTAP_CAP_DEFAULT) is clamped to it. A power of
+ * two so the BPF side can bound copy sizes with a mask. */
+#define XTAP_CAP_MAX 4096
+#define XTAP_CAP_DEFAULT 1024
+#define XTAP_COMM_LEN 16
+/* iovecs looked at per readv/writev/recvmsg/sendmsg when copying a head */
+#define XTAP_IOV_MAX 4
+/* ports and cgroups the scope flags may name */
+#define XTAP_SCOPE_MAX 64
+
+enum xtap_event_type {
+	XTAP_EV_DATA = 1, /* bytes moved on a tracked socket */
+	XTAP_EV_OPEN = 2, /* a TCP socket became tracked (accept, connect, first use) */
+	XTAP_EV_CLOSE = 3, /* close() of a tracked socket */
+	XTAP_EV_EXIT = 4, /* a process (thread-group leader) exited */
+};
+
+enum xtap_dir {
+	XTAP_DIR_IN = 0, /* read by the process */
+	XTAP_DIR_OUT = 1, /* written by the process */
+};
+
+enum xtap_role {
+	XTAP_ROLE_UNKNOWN = 0, /* socket in use before xtap saw accept/connect */
+	XTAP_ROLE_SERVER = 1, /* accepted */
+	XTAP_ROLE_CLIENT = 2, /* connected */
+};
+
+/* which syscall moved the bytes, for debugging output */
+enum xtap_sys {
+	XTAP_SYS_READ = 1,
+	XTAP_SYS_WRITE,
+	XTAP_SYS_READV,
+	XTAP_SYS_WRITEV,
+	XTAP_SYS_RECVFROM,
+	XTAP_SYS_SENDTO,
+	XTAP_SYS_RECVMSG,
+	XTAP_SYS_SENDMSG,
+	XTAP_SYS_SENDFILE,
+};
+
+/* kernel-side counters (per-CPU array, index = enum xtap_stat) */
+enum xtap_stat {
+	XTAP_STAT_EVENTS = 0, /* records submitted to the ring buffer */
+	XTAP_STAT_RB_DROPS, /* ring buffer full: record lost */
+	XTAP_STAT_NON_HTTP, /* data on sockets classified as not HTTP (not copied) */
+	XTAP_STAT_TRUNCATED, /* heads cut at cap_bytes */
+	XTAP_STAT_CONN_TRACKED, /* TCP sockets that became tracked */
+	XTAP_STAT_OUT_OF_SCOPE, /* TCP sockets left alone by --pid/--port/--cgroup */
+	XTAP_STAT_BODY_BYTES, /* bytes counted but not copied */
+	XTAP_STAT_MAX,
+};
+
+struct xtap_ev_hdr {
+	__u8 type; /* enum xtap_event_type */
+	__u8 dir; /* enum xtap_dir (DATA) */
+	__u8 role; /* enum xtap_role */
+	__u8 sys; /* enum xtap_sys (DATA) */
+	__u32 tgid;
+	__u32 tid;
+	__s32 fd;
+	__u64 ts_ns; /* CLOCK_MONOTONIC, bpf_ktime_get_ns() */
+	__u64 conn_id; /* unique per tracked socket for the agent's lifetime */
+};
+
+struct xtap_data_event {
+	struct xtap_ev_hdr hdr;
+	__u64 len; /* bytes the syscall moved (its return value) */
+	__u32 cap_len; /* bytes of data[] that are valid: the head of those len */
+	__u32 pad;
+	__u8 data[XTAP_CAP_MAX];
+};
+
+struct xtap_addr {
+	__u16 family; /* AF_INET or AF_INET6 */
+	__u16 lport; /* host byte order */
+	__u16 rport; /* host byte order */
+	__u16 pad;
+	__u8 laddr[16]; /* IPv4 in the first 4 bytes */
+	__u8 raddr[16];
+};
+
+struct xtap_conn_event {
+	struct xtap_ev_hdr hdr;
+	struct xtap_addr addr;
+	__u64 cgroup_id;
+	char comm[XTAP_COMM_LEN];
+};
+
+/* size of a data record carrying n captured bytes */
+#define XTAP_DATA_EV_SIZE(n) (__builtin_offsetof(struct xtap_data_event, data) + (n))
+
+_Static_assert(sizeof(struct xtap_ev_hdr) == 32, "xtap_ev_hdr layout");
+_Static_assert(sizeof(struct xtap_addr) == 40, "xtap_addr layout");
+_Static_assert(sizeof(struct xtap_conn_event) == 96, "xtap_conn_event layout");
+_Static_assert(__builtin_offsetof(struct xtap_data_event, data) == 48, "xtap_data_event layout");
+
+#endif /* XTAP_H */
