@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* The connection table: capture records in, paired HTTP transactions out.
+ * Owned by the event loop; not thread-safe. */
+#ifndef XTAP_CONN_H
+#define XTAP_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "txn.h"
+
+/* Connections tracked at once; past it the least recently used is dropped
+ * (counted). Matches the BPF side's table. */
+#define CONN_TABLE_MAX 65536
+/* Requests awaiting their response on one connection (pipelining). */
+#define CONN_PENDING_MAX 32
+/* Requests awaiting a response across all connections: each holds a
+ * struct xtap_txn (~3.5 KiB), so this bounds that memory to ~14 MiB. */
+#define PENDING_POOL_MAX 4096
+/* A connection with no record for this long is forgotten (its close was
+ * never seen: close_range, a lost record). */
+#define CONN_IDLE_NS (10ull * 60 * 1000000000ull)
+/* A message whose framing was lost ends after this much quiet. */
+#define CONN_LOST_QUIET_NS (1ull * 1000000000ull)
+
+/* Called with each finished transaction; t is valid only during the call. */
+typedef void (*txn_sink_fn)(struct xtap_txn *t, void *ctx);
+
+void conn_table_init(txn_sink_fn sink, void *ctx);
+/* One ring buffer record. 0, or -EINVAL for a record that is too short or
+ * of an unknown type (counted, never fatal). */
+int conn_handle_record(const void *rec, size_t size);
+/* Periodic work: idle expiry and lost-framing flushes. now: monotonic ns. */
+void conn_sweep(uint64_t now_ns);
+/* End every connection (agent shutdown): pending requests are emitted as incomplete. */
+void conn_table_flush(void);
+size_t conn_table_size(void);
+
+#endif /* XTAP_CONN_H */

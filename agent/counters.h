@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* The agent's own counters. The event loop is their only writer; readers on
+ * other threads (metrics, later) may see values a moment old. */
+#ifndef XTAP_COUNTERS_H
+#define XTAP_COUNTERS_H
+
+#include <stdint.h>
+
+#define XTAP_COUNTERS(X)                                                                  \
+	X(events, "ring buffer records read")                                              \
+	X(data_events, "data records read")                                                \
+	X(conns_opened, "connections tracked")                                             \
+	X(conns_closed, "connections closed")                                              \
+	X(conns_evicted, "connections dropped: table full (LRU)")                          \
+	X(conns_expired, "connections dropped: idle too long")                             \
+	X(bytes_not_http, "records dropped: not HTTP/1.x")                                 \
+	X(http_malformed, "messages dropped: malformed head")                              \
+	X(http_head_too_large, "messages dropped: head too large")                         \
+	X(http_lost_sync, "messages whose framing was lost (ended by resync)")            \
+	X(http_role_mismatch, "messages in an unexpected direction")                       \
+	X(orphan_responses, "responses without a request")                                 \
+	X(pending_overflow, "requests dropped: too many awaiting a response")              \
+	X(pending_pool_full, "requests dropped: pending pool exhausted")                   \
+	X(transactions, "transactions completed")                                          \
+	X(incomplete, "transactions ended without a response")                             \
+	X(sampled_out, "transactions not emitted: Sampled=0")                              \
+	X(segments, "segments written")                                                    \
+	X(subsegments, "independent subsegments written")                                  \
+	X(segment_errors, "documents that did not fit")                                    \
+	X(export_dropped, "documents refused by a full export queue")
+
+struct xtap_counters {
+#define X(name, help) uint64_t name;
+	XTAP_COUNTERS(X)
+#undef X
+};
+
+extern struct xtap_counters xtap_ctr;
+
+#endif /* XTAP_COUNTERS_H */

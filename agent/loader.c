@@ -1,0 +1,240 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "capture.skel.h"
+#include "loader.h"
+#include "log.h"
+
+#define TRACEFS "/sys/kernel/tracing"
+/* libbpf prefers this path whenever it exists */
+#define DEBUGFS_TRACING "/sys/kernel/debug/tracing"
+#define MAX_LINKS 64
+
+struct loader {
+	struct capture_bpf *skel;
+	struct bpf_link *links[MAX_LINKS];
+	int n_links;
+};
+
+static bool has_events(const char *root)
+{
+	char p[256];
+
+	snprintf(p, sizeof(p), "%s/events", root);
+	return access(p, F_OK) == 0;
+}
+
+int tracefs_ensure(void)
+{
+	if (access(DEBUGFS_TRACING, F_OK) == 0 && !has_events(DEBUGFS_TRACING)) {
+		if (mount("nodev", DEBUGFS_TRACING, "tracefs", 0, NULL) && errno != EBUSY) {
+			int err = -errno;
+
+			p_err("mount tracefs on %s: %s (run as root, or mount it yourself)",
+			      DEBUGFS_TRACING, strerror(-err));
+			return err;
+		}
+	}
+	if (has_events(TRACEFS))
+		return 0;
+	if (mount("nodev", TRACEFS, "tracefs", 0, NULL) && errno != EBUSY) {
+		int err = -errno;
+
+		p_err("mount tracefs on %s: %s (run as root, or mount it yourself)", TRACEFS,
+		      strerror(-err));
+		return err;
+	}
+	p_info("mounted tracefs on %s", TRACEFS);
+	return 0;
+}
+
+/* "tracepoint/<cat>/<name>" exists on this kernel? (arch and config decide
+ * which syscalls have tracepoints) */
+static bool tracepoint_exists(const char *sec)
+{
+	const char *root = has_events(DEBUGFS_TRACING) ? DEBUGFS_TRACING : TRACEFS;
+	char p[512];
+
+	if (strncmp(sec, "tracepoint/", 11))
+		return true;
+	snprintf(p, sizeof(p), "%s/events/%s/id", root, sec + 11);
+	return access(p, F_OK) == 0;
+}
+
+static int fill_scope(struct loader *l, const struct loader_opts *o)
+{
+	uint8_t one = 1;
+	int i, err;
+
+	for (i = 0; i < o->n_pids; i++) {
+		err = bpf_map__update_elem(l->skel->maps.scope_pids, &o->pids[i], sizeof(uint32_t),
+					   &one, sizeof(one), BPF_ANY);
+		if (err) {
+			p_err("scope: add pid %u: %s", o->pids[i], strerror(-err));
+			return err;
+		}
+	}
+	for (i = 0; i < o->n_ports; i++) {
+		err = bpf_map__update_elem(l->skel->maps.scope_ports, &o->ports[i],
+					   sizeof(uint16_t), &one, sizeof(one), BPF_ANY);
+		if (err) {
+			p_err("scope: add port %u: %s", o->ports[i], strerror(-err));
+			return err;
+		}
+	}
+	for (i = 0; i < o->n_cgroups; i++) {
+		uint32_t idx = i;
+		int fd = open(o->cgroups[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (fd < 0) {
+			err = -errno;
+			p_err("scope: open cgroup %s: %s (give a cgroup v2 directory)", o->cgroups[i],
+			      strerror(-err));
+			return err;
+		}
+		err = bpf_map__update_elem(l->skel->maps.scope_cgroups, &idx, sizeof(idx), &fd,
+					   sizeof(fd), BPF_ANY);
+		close(fd);
+		if (err) {
+			p_err("scope: cgroup %s: %s (is it on the cgroup v2 hierarchy?)",
+			      o->cgroups[i], strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+int loader_open(const struct loader_opts *o, struct loader **out)
+{
+	struct bpf_program *prog;
+	struct loader *l;
+	int err;
+
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	l->skel = capture_bpf__open();
+	if (!l->skel) {
+		err = -errno;
+		p_err("open BPF object: %s", strerror(-err));
+		goto err_free;
+	}
+
+	/* all configuration goes in before load */
+	l->skel->rodata->self_tgid = getpid();
+	l->skel->rodata->cap_bytes = o->cap_bytes;
+	l->skel->rodata->wakeup_bytes = (o->ringbuf_mb << 20) / 8;
+	l->skel->rodata->scope_by_pid = o->n_pids > 0;
+	l->skel->rodata->scope_by_port = o->n_ports > 0;
+	l->skel->rodata->scope_cgroup_count = o->n_cgroups;
+	err = bpf_map__set_max_entries(l->skel->maps.events, o->ringbuf_mb << 20);
+	if (err) {
+		p_err("ring buffer of %u MiB: %s", o->ringbuf_mb, strerror(-err));
+		goto err_destroy;
+	}
+	bpf_object__for_each_program(prog, l->skel->obj) {
+		const char *sec = bpf_program__section_name(prog);
+
+		if (!tracepoint_exists(sec)) {
+			p_info("%s: not on this kernel, skipped", sec);
+			bpf_program__set_autoload(prog, false);
+		}
+	}
+
+	err = capture_bpf__load(l->skel);
+	if (err) {
+		p_err("load BPF programs: %s (need root or CAP_BPF+CAP_PERFMON, kernel >= 5.8 with BTF; -v shows the verifier log)",
+		      strerror(-err));
+		goto err_destroy;
+	}
+	err = fill_scope(l, o);
+	if (err)
+		goto err_destroy;
+
+	/* exits before enters, so no enter stashes arguments that an
+	 * unattached exit would leave behind */
+	for (int pass = 0; pass < 2; pass++) {
+		bpf_object__for_each_program(prog, l->skel->obj) {
+			const char *sec = bpf_program__section_name(prog);
+			bool is_enter = strstr(sec, "sys_enter_") != NULL;
+			struct bpf_link *link;
+
+			if (!bpf_program__autoload(prog) || is_enter != (pass == 1))
+				continue;
+			if (l->n_links >= MAX_LINKS) {
+				err = -E2BIG;
+				p_err("too many programs to attach");
+				goto err_destroy;
+			}
+			link = bpf_program__attach(prog);
+			if (!link) {
+				err = -errno;
+				p_err("attach %s: %s", sec, strerror(-err));
+				goto err_destroy;
+			}
+			l->links[l->n_links++] = link;
+		}
+	}
+	*out = l;
+	return 0;
+
+err_destroy:
+	loader_close(l);
+	return err;
+err_free:
+	free(l);
+	return err;
+}
+
+int loader_ringbuf_fd(const struct loader *l)
+{
+	return bpf_map__fd(l->skel->maps.events);
+}
+
+int loader_links(const struct loader *l)
+{
+	return l->n_links;
+}
+
+int loader_read_stats(const struct loader *l, uint64_t out[XTAP_STAT_MAX])
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t *vals;
+	int err = 0;
+
+	if (ncpu <= 0)
+		return ncpu ? ncpu : -EINVAL;
+	vals = calloc(ncpu, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < XTAP_STAT_MAX; i++) {
+		out[i] = 0;
+		err = bpf_map__lookup_elem(l->skel->maps.stats, &i, sizeof(i), vals,
+					   sizeof(*vals) * ncpu, 0);
+		if (err)
+			break;
+		for (int c = 0; c < ncpu; c++)
+			out[i] += vals[c];
+	}
+	free(vals);
+	return err;
+}
+
+void loader_close(struct loader *l)
+{
+	if (!l)
+		return;
+	for (int i = l->n_links - 1; i >= 0; i--)
+		bpf_link__destroy(l->links[i]);
+	capture_bpf__destroy(l->skel);
+	free(l);
+}

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Loads the capture programs: probe, configure, load, attach, one cleanup. */
+#ifndef XTAP_LOADER_H
+#define XTAP_LOADER_H
+
+#include <stdint.h>
+#include "../include/xtap.h"
+
+struct loader_opts {
+	uint32_t cap_bytes; /* 1..XTAP_CAP_MAX */
+	uint32_t ringbuf_mb; /* power of two */
+	const uint32_t *pids;
+	int n_pids;
+	const uint16_t *ports;
+	int n_ports;
+	char *const *cgroups; /* cgroup v2 directories */
+	int n_cgroups;
+};
+
+struct loader;
+
+/* 0 or -errno; the failure is reported once, with what to do. */
+int loader_open(const struct loader_opts *o, struct loader **out);
+int loader_ringbuf_fd(const struct loader *l);
+/* Sum of the per-CPU kernel counters, indexed by enum xtap_stat. */
+int loader_read_stats(const struct loader *l, uint64_t out[XTAP_STAT_MAX]);
+int loader_links(const struct loader *l);
+void loader_close(struct loader *l);
+
+/* Mount tracefs when it is missing (a fresh boot, a container): 0 or -errno. */
+int tracefs_ensure(void);
+
+#endif /* XTAP_LOADER_H */
