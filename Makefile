@@ -1,8 +1,7 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 # xtap build. Everything lands under $(OUTPUT); V=1 shows the commands.
 #   make            the agent (build/xtap)
-#   make run        install what is missing (Debian), build, start the agent (ARGS=…)
-#   make test       install what is missing, build, run unit and end-to-end tests (root)
+#   make test       tests/run: install what is missing (Debian), build, run all tests (root)
 #   make check      build and run the tests, installing nothing
 #   make asan       the agent and tests with ASan + UBSan (build/asan/)
 #   make bpf-arm64  the BPF objects for arm64, to prove they compile
@@ -55,9 +54,9 @@ BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/bpf/%.bpf.o,$(BPF_SRCS))
 SKELS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
 
-# Files that include a BPF skeleton; everything else in agent/ is plain C
+# Files that include a BPF skeleton or drive the loader; everything else in agent/ is plain C
 # that the unit tests link without BPF.
-AGENT_BPF_SRCS := $(wildcard agent/main.c agent/loader.c)
+AGENT_BPF_SRCS := $(wildcard agent/main.c agent/loader.c agent/run.c)
 AGENT_SRCS := $(wildcard agent/*.c)
 CORE_SRCS := $(filter-out $(AGENT_BPF_SRCS),$(AGENT_SRCS))
 CORE_OBJS := $(patsubst agent/%.c,$(OUTPUT)/agent/%.o,$(CORE_SRCS))
@@ -69,7 +68,7 @@ E2E_SRCS := $(wildcard tests/e2e/test_*.c)
 E2E_BINS := $(patsubst tests/e2e/%.c,$(OUTPUT)/tests/%,$(E2E_SRCS))
 E2E_LIB := $(patsubst tests/e2e/%.c,$(OUTPUT)/tests/%.o,$(filter-out $(E2E_SRCS),$(wildcard tests/e2e/*.c)))
 
-.PHONY: all asan deps run test check test-bins test-unit bpf-arm64 vmlinux clean bench
+.PHONY: all asan test check test-bins test-unit bpf-arm64 vmlinux clean bench
 all: $(OUTPUT)/xtap
 
 $(OUTPUT)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) include/xtap.h | $(OUTPUT)/bpf
@@ -114,25 +113,16 @@ asan:
 
 test-bins: $(UNIT_BINS) $(E2E_BINS)
 
-deps:
-	$(Q)deploy/install-deps.sh
-
-# Sub-makes: the first parse may have run before the libraries were installed.
-run: deps
-	$(Q)$(MAKE) --no-print-directory all
-	$(Q)exec $(OUTPUT)/xtap run $(ARGS)
-
 test:
-	$(Q)deploy/install-deps.sh --test
-	$(Q)$(MAKE) --no-print-directory check
+	$(Q)tests/run
 
 # The whole suite: unit tests (plain and sanitized), then end-to-end tests
 # against the sanitized agent. tests/run prints the summary CI reads.
 check: all asan $(UNIT_BINS) $(E2E_BINS)
-	$(Q)tests/run $(OUTPUT)
+	$(Q)tests/run-suite $(OUTPUT)
 
 test-unit: $(UNIT_BINS)
-	$(Q)tests/run --unit-only $(OUTPUT)
+	$(Q)tests/run-suite --unit-only $(OUTPUT)
 
 bpf-arm64: $(patsubst bpf/%.bpf.c,$(OUTPUT)/arm64/%.bpf.o,$(BPF_SRCS))
 
