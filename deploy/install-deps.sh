@@ -4,7 +4,7 @@
 # from Debian's packages only. Idempotent: installs only what is missing.
 set -euo pipefail
 
-build_pkgs=(make gcc clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
+build_pkgs=(make gcc git clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
 	libcurl4-openssl-dev libjansson-dev)
 test_pkgs=(libcmocka-dev nginx python3 golang-go curl iproute2 procps)
 # tools that may already come from elsewhere (a node from nodesource, a Go tarball)
