@@ -1,0 +1,293 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "json_writer.h"
+
+void jw_init(struct jw *w, char *buf, size_t cap)
+{
+	memset(w, 0, sizeof(*w));
+	w->buf = buf;
+	w->cap = cap;
+	/* With no room even for the NUL nothing can be written at all. */
+	if (!buf || !cap)
+		w->overflow = true;
+	else
+		buf[0] = '\0';
+}
+
+/* One byte is always kept back for the NUL that jw_finish() writes, so a
+ * writer that never overflowed can always terminate its output. Once a
+ * write does not fit, nothing more is written: a cut document must never
+ * look complete. */
+static void put(struct jw *w, const char *s, size_t n)
+{
+	if (w->overflow)
+		return;
+	if (n >= w->cap - w->len) {
+		w->overflow = true;
+		return;
+	}
+	memcpy(w->buf + w->len, s, n);
+	w->len += n;
+}
+
+static void put_char(struct jw *w, char c)
+{
+	put(w, &c, 1);
+}
+
+/* Called before any value, key or container opener: writes the comma that
+ * separates it from its predecessor in the enclosing container. After a
+ * key, need_comma is false, so the value that follows gets none. */
+static void pre_value(struct jw *w)
+{
+	if (w->depth <= 0 || w->depth >= JW_DEPTH_MAX)
+		return;
+	if (w->need_comma[w->depth])
+		put_char(w, ',');
+	w->need_comma[w->depth] = true;
+}
+
+static void open_container(struct jw *w, char c)
+{
+	pre_value(w);
+	put_char(w, c);
+	w->depth++;
+	if (w->depth >= JW_DEPTH_MAX)
+		w->bad_nesting = true;
+	else
+		w->need_comma[w->depth] = false;
+}
+
+static void close_container(struct jw *w, char c)
+{
+	if (w->depth <= 0) {
+		w->bad_nesting = true;
+		return;
+	}
+	put_char(w, c);
+	w->depth--;
+}
+
+void jw_obj_begin(struct jw *w)
+{
+	open_container(w, '{');
+}
+
+void jw_obj_end(struct jw *w)
+{
+	close_container(w, '}');
+}
+
+void jw_arr_begin(struct jw *w)
+{
+	open_container(w, '[');
+}
+
+void jw_arr_end(struct jw *w)
+{
+	close_container(w, ']');
+}
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 when the
+ * first byte does not start one. Overlong forms, UTF-16 surrogates and code
+ * points past U+10FFFF are invalid (RFC 3629). */
+static size_t utf8_seq_len(const unsigned char *s, size_t n)
+{
+	unsigned char c = s[0];
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t len, i;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf) {
+		len = 2;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		len = 3;
+		if (c == 0xe0)
+			lo = 0xa0;
+		else if (c == 0xed)
+			hi = 0x9f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		len = 4;
+		if (c == 0xf0)
+			lo = 0x90;
+		else if (c == 0xf4)
+			hi = 0x8f;
+	} else {
+		return 0;
+	}
+	if (n < len)
+		return 0;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < len; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return len;
+}
+
+static void put_escaped(struct jw *w, const char *str, size_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0, run = 0;
+	char esc[6];
+
+	put_char(w, '"');
+	while (i < n && !w->overflow) {
+		unsigned char c = s[i];
+		size_t l;
+
+		if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+			run++;
+			i++;
+			continue;
+		}
+		if (c >= 0x80) {
+			l = utf8_seq_len(s + i, n - i);
+			if (l) {
+				run += l;
+				i += l;
+				continue;
+			}
+		}
+		/* Flush the plain bytes before writing an escape. */
+		put(w, (const char *)s + i - run, run);
+		run = 0;
+		switch (c) {
+		case '"':
+			put(w, "\\\"", 2);
+			break;
+		case '\\':
+			put(w, "\\\\", 2);
+			break;
+		case '\n':
+			put(w, "\\n", 2);
+			break;
+		case '\r':
+			put(w, "\\r", 2);
+			break;
+		case '\t':
+			put(w, "\\t", 2);
+			break;
+		case '\b':
+			put(w, "\\b", 2);
+			break;
+		case '\f':
+			put(w, "\\f", 2);
+			break;
+		default:
+			if (c >= 0x80) {
+				/* One replacement per bad byte: the rest of a broken
+				 * sequence is judged on its own. */
+				put(w, "\\ufffd", 6);
+			} else {
+				memcpy(esc, "\\u00", 4);
+				esc[4] = hex[c >> 4];
+				esc[5] = hex[c & 0xf];
+				put(w, esc, 6);
+			}
+			break;
+		}
+		i++;
+	}
+	put(w, (const char *)s + i - run, run);
+	put_char(w, '"');
+}
+
+void jw_key(struct jw *w, const char *key)
+{
+	pre_value(w);
+	put_escaped(w, key ? key : "", key ? strlen(key) : 0);
+	put_char(w, ':');
+	if (w->depth > 0 && w->depth < JW_DEPTH_MAX)
+		w->need_comma[w->depth] = false;
+}
+
+void jw_strn(struct jw *w, const char *s, size_t n)
+{
+	pre_value(w);
+	put_escaped(w, s ? s : "", s ? n : 0);
+}
+
+void jw_str(struct jw *w, const char *s)
+{
+	jw_strn(w, s, s ? strlen(s) : 0);
+}
+
+void jw_u64(struct jw *w, uint64_t v)
+{
+	char tmp[24];
+	int n = snprintf(tmp, sizeof(tmp), "%" PRIu64, v);
+
+	pre_value(w);
+	put(w, tmp, (size_t)n);
+}
+
+void jw_i64(struct jw *w, int64_t v)
+{
+	char tmp[24];
+	int n = snprintf(tmp, sizeof(tmp), "%" PRId64, v);
+
+	pre_value(w);
+	put(w, tmp, (size_t)n);
+}
+
+void jw_bool(struct jw *w, bool v)
+{
+	pre_value(w);
+	if (v)
+		put(w, "true", 4);
+	else
+		put(w, "false", 5);
+}
+
+void jw_epoch_us(struct jw *w, uint64_t epoch_ns)
+{
+	char tmp[32];
+	int n = snprintf(tmp, sizeof(tmp), "%" PRIu64 ".%06" PRIu64, epoch_ns / 1000000000u,
+			 (epoch_ns % 1000000000u) / 1000u);
+
+	pre_value(w);
+	put(w, tmp, (size_t)n);
+}
+
+void jw_kv_str(struct jw *w, const char *key, const char *s)
+{
+	jw_key(w, key);
+	jw_str(w, s);
+}
+
+void jw_kv_u64(struct jw *w, const char *key, uint64_t v)
+{
+	jw_key(w, key);
+	jw_u64(w, v);
+}
+
+void jw_kv_i64(struct jw *w, const char *key, int64_t v)
+{
+	jw_key(w, key);
+	jw_i64(w, v);
+}
+
+void jw_kv_bool(struct jw *w, const char *key, bool v)
+{
+	jw_key(w, key);
+	jw_bool(w, v);
+}
+
+int jw_finish(struct jw *w)
+{
+	if (w->buf && w->cap)
+		w->buf[w->len] = '\0';
+	if (w->bad_nesting || w->depth != 0)
+		return -EINVAL;
+	if (w->overflow || w->len > INT_MAX)
+		return -ENOSPC;
+	return (int)w->len;
+}
