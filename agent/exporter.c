@@ -588,13 +588,28 @@ full:
 	return -ENOBUFS;
 }
 
-void exporter_stop(struct exporter *ex, int deadline_ms)
+/* Caller holds ex->lock (for count; the rest are atomics). */
+static void stats_locked(struct exporter *ex, struct exporter_stats *st)
+{
+	st->submitted = stat_get(&ex->submitted);
+	st->dropped_full = stat_get(&ex->dropped_full);
+	st->udp_sent = stat_get(&ex->udp_sent);
+	st->udp_errors = stat_get(&ex->udp_errors);
+	st->too_large = stat_get(&ex->too_large);
+	st->lines_written = stat_get(&ex->lines_written);
+	st->write_errors = stat_get(&ex->write_errors);
+	st->queue_depth = ex->count;
+}
+
+void exporter_stop(struct exporter *ex, int deadline_ms, struct exporter_stats *final)
 {
 	struct timespec abs;
 	pthread_t thread;
 	int64_t deadline, wait_ms;
 	bool finished;
 
+	if (final)
+		memset(final, 0, sizeof(*final));
 	if (!ex)
 		return;
 	if (deadline_ms < 0)
@@ -627,6 +642,8 @@ void exporter_stop(struct exporter *ex, int deadline_ms)
 		if (pthread_cond_timedwait(&ex->done, &ex->lock, &abs) == ETIMEDOUT)
 			break;
 	finished = ex->finished;
+	if (final)
+		stats_locked(ex, final);
 	if (!finished)
 		ex->orphaned = true;
 	/* Once orphaned is set and the lock dropped, the thread may free ex
@@ -648,14 +665,7 @@ void exporter_get_stats(struct exporter *ex, struct exporter_stats *st)
 	memset(st, 0, sizeof(*st));
 	if (!ex)
 		return;
-	st->submitted = stat_get(&ex->submitted);
-	st->dropped_full = stat_get(&ex->dropped_full);
-	st->udp_sent = stat_get(&ex->udp_sent);
-	st->udp_errors = stat_get(&ex->udp_errors);
-	st->too_large = stat_get(&ex->too_large);
-	st->lines_written = stat_get(&ex->lines_written);
-	st->write_errors = stat_get(&ex->write_errors);
 	pthread_mutex_lock(&ex->lock);
-	st->queue_depth = ex->count;
+	stats_locked(ex, st);
 	pthread_mutex_unlock(&ex->lock);
 }

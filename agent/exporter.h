@@ -57,8 +57,9 @@ struct exporter; /* opaque */
 struct exporter *exporter_start(const struct exporter_config *cfg);
 /* Copy doc into the queue. 0, or -ENOBUFS when full (counted). Thread-safe. */
 int exporter_submit(struct exporter *ex, const char *doc, size_t len);
-/* Drain what is queued for at most deadline_ms, then stop and free. */
-void exporter_stop(struct exporter *ex, int deadline_ms);
+/* Drain what is queued for at most deadline_ms, then stop and free.
+ * final (may be NULL) receives the counters as they stand at the end. */
+void exporter_stop(struct exporter *ex, int deadline_ms, struct exporter_stats *final);
 void exporter_get_stats(struct exporter *ex, struct exporter_stats *st);
 
 #endif /* XTAP_EXPORTER_H */

@@ -62,10 +62,9 @@ static void usage(FILE *f)
 		DAEMON_DEFAULT_ADDR);
 }
 
-static void log_counters(struct loader *l, struct exporter *ex)
+static void log_counters(struct loader *l, const struct exporter_stats *es)
 {
 	uint64_t k[XTAP_STAT_MAX] = {};
-	struct exporter_stats es = {};
 	char line[2048];
 	int n = 0;
 
@@ -81,14 +80,13 @@ static void log_counters(struct loader *l, struct exporter *ex)
 	       k[XTAP_STAT_EVENTS], k[XTAP_STAT_RB_DROPS], k[XTAP_STAT_NON_HTTP],
 	       k[XTAP_STAT_TRUNCATED], k[XTAP_STAT_CONN_TRACKED], k[XTAP_STAT_OUT_OF_SCOPE],
 	       k[XTAP_STAT_BODY_BYTES]);
-	if (!ex)
+	if (!es)
 		return;
-	exporter_get_stats(ex, &es);
 	p_info("export: submitted=%" PRIu64 " dropped_full=%" PRIu64 " udp_sent=%" PRIu64
 	       " udp_errors=%" PRIu64 " too_large=%" PRIu64 " lines=%" PRIu64 " write_errors=%" PRIu64
 	       " queue_depth=%" PRIu64,
-	       es.submitted, es.dropped_full, es.udp_sent, es.udp_errors, es.too_large,
-	       es.lines_written, es.write_errors, es.queue_depth);
+	       es->submitted, es->dropped_full, es->udp_sent, es->udp_errors, es->too_large,
+	       es->lines_written, es->write_errors, es->queue_depth);
 }
 
 static int on_record(void *ctx, void *data, size_t size)
@@ -290,7 +288,10 @@ int do_run(int argc, char **argv)
 			last_sweep = now;
 		}
 		if (stats_every && now - last_stats >= stats_every) {
-			log_counters(l, pl.ex);
+			struct exporter_stats es;
+
+			exporter_get_stats(pl.ex, &es);
+			log_counters(l, &es);
 			last_stats = now;
 		}
 	}
@@ -299,10 +300,13 @@ int do_run(int argc, char **argv)
 	conn_table_flush();
 out:
 	ring_buffer__free(rb);
-	if (l)
-		log_counters(l, pl.ex);
-	if (pl.ex)
-		exporter_stop(pl.ex, DRAIN_MS);
+	if (pl.ex) {
+		struct exporter_stats es;
+
+		exporter_stop(pl.ex, DRAIN_MS, &es);
+		if (l)
+			log_counters(l, &es);
+	}
 	loader_close(l);
 	return err ? XTAP_EXIT_FAIL : 0;
 }

@@ -586,7 +586,10 @@ int process_exit(void *ctx)
 	if ((__u32)pid_tgid != pid_tgid >> 32 || !pid_in_scope(pid_tgid >> 32))
 		return 0;
 	fill_hdr(&h, XTAP_EV_EXIT, pid_tgid, -1, NULL);
-	bpf_ringbuf_output(&events, &h, sizeof(h), 0);
+	if (bpf_ringbuf_output(&events, &h, sizeof(h), 0))
+		stat_add(XTAP_STAT_RB_DROPS, 1);
+	else
+		stat_add(XTAP_STAT_EVENTS, 1);
 	return 0;
 }
 

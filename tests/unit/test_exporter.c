@@ -345,7 +345,7 @@ static void check_udp_delivery(int family)
 	assert_int_equal(st.udp_errors, 0);
 	assert_int_equal(st.dropped_full, 0);
 	assert_int_equal(st.queue_depth, 0);
-	exporter_stop(ex, 1000);
+	exporter_stop(ex, 1000, NULL);
 
 	/* Exactly the five sendable documents, in order, each behind the
 	 * header in one datagram; the oversized one never arrives. */
@@ -404,7 +404,7 @@ static void test_udp_nothing_listening(void **state)
 	 * some sends fail. Either way each document is accounted for. */
 	assert_int_equal(st.udp_sent + st.udp_errors, 200);
 	assert_int_equal(st.submitted, 200);
-	exporter_stop(ex, 1000);
+	exporter_stop(ex, 1000, NULL);
 	assert_true(mono_ms() - t0 < 3000);
 }
 
@@ -464,7 +464,7 @@ static void test_file_sink(void **state)
 	assert_int_equal(st.lines_written, 3);
 	assert_int_equal(st.write_errors, 0);
 	assert_int_equal(st.udp_sent + st.udp_errors, 0);
-	exporter_stop(ex, 1000);
+	exporter_stop(ex, 1000, NULL);
 
 	got = slurp(path, &len);
 	assert_non_null(got);
@@ -479,7 +479,7 @@ static void test_file_sink(void **state)
 	umask(old_umask);
 	assert_non_null(ex);
 	assert_int_equal(exporter_submit(ex, "{}", 2), 0);
-	exporter_stop(ex, 1000);
+	exporter_stop(ex, 1000, NULL);
 	assert_int_equal(stat(path, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0644);
 	got = slurp(path, &len);
@@ -527,7 +527,7 @@ static void test_stdout_sink(void **state)
 		r2 = exporter_submit(ex, "{\"o\":2}", 7);
 		waited = wait_stat(ex, ST_LINES, 2);
 		exporter_get_stats(ex, &st);
-		exporter_stop(ex, 1000);
+		exporter_stop(ex, 1000, NULL);
 	}
 	fflush(stdout);
 	dup2(saved, STDOUT_FILENO);
@@ -637,7 +637,7 @@ static void test_queue_full_docs(void **state)
 	exporter_get_stats(ex, &st);
 	assert_int_equal(st.lines_written, accepted);
 	assert_int_equal(st.submitted, st.lines_written + st.dropped_full);
-	exporter_stop(ex, 1000);
+	exporter_stop(ex, 1000, NULL);
 
 	rx[rx_len] = '\0';
 	p = rx;
@@ -690,7 +690,7 @@ static void test_queue_full_bytes_and_deadline(void **state)
 	/* The sink is stuck for good: stop must still come back, shortly
 	 * after its deadline, instead of hanging. */
 	t0 = mono_ms();
-	exporter_stop(ex, 100);
+	exporter_stop(ex, 100, NULL);
 	took = mono_ms() - t0;
 	assert_true(took >= 100);
 	assert_true(took < 3000);
@@ -726,7 +726,7 @@ static void test_write_error_epipe(void **state)
 	assert_int_equal(st.lines_written, 0);
 	assert_true(st.write_errors >= 1);
 	assert_int_equal(st.submitted, 5);
-	exporter_stop(ex, 1000);
+	exporter_stop(ex, 1000, NULL);
 	stall_close(&s);
 }
 
@@ -771,7 +771,7 @@ static void test_concurrent_submits(void **state)
 	assert_int_equal(st.submitted, 4 * (uint64_t)sb.n);
 	assert_int_equal(st.submitted, st.lines_written + st.dropped_full);
 	assert_int_equal(st.write_errors, 0);
-	exporter_stop(ex, 1000);
+	exporter_stop(ex, 1000, NULL);
 }
 
 static void test_submit_invalid_and_stop_empty(void **state)
@@ -795,9 +795,9 @@ static void test_submit_invalid_and_stop_empty(void **state)
 	assert_true(wait_stat(ex, ST_DEPTH_ZERO, 1));
 	/* An idle exporter stops at once, well before its deadline. */
 	t0 = mono_ms();
-	exporter_stop(ex, 5000);
+	exporter_stop(ex, 5000, NULL);
 	assert_true(mono_ms() - t0 < 1000);
-	exporter_stop(NULL, 0);
+	exporter_stop(NULL, 0, NULL);
 }
 
 int main(void)
