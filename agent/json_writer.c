@@ -93,27 +93,30 @@ void jw_arr_end(struct jw *w)
 	close_container(w, ']');
 }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0 when the
- * first byte does not start one. Overlong forms, UTF-16 surrogates and code
- * points past U+10FFFF are invalid (RFC 3629). */
-static size_t utf8_seq_len(const unsigned char *s, size_t n)
+size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
 {
 	unsigned char c = s[0];
 	unsigned char lo = 0x80, hi = 0xbf;
 	size_t len, i;
+	uint32_t v;
 
-	if (c < 0x80)
+	if (c < 0x80) {
+		*cp = c;
 		return 1;
+	}
 	if (c >= 0xc2 && c <= 0xdf) {
 		len = 2;
+		v = c & 0x1f;
 	} else if (c >= 0xe0 && c <= 0xef) {
 		len = 3;
+		v = c & 0x0f;
 		if (c == 0xe0)
 			lo = 0xa0;
 		else if (c == 0xed)
 			hi = 0x9f;
 	} else if (c >= 0xf0 && c <= 0xf4) {
 		len = 4;
+		v = c & 0x07;
 		if (c == 0xf0)
 			lo = 0x90;
 		else if (c == 0xf4)
@@ -121,13 +124,14 @@ static size_t utf8_seq_len(const unsigned char *s, size_t n)
 	} else {
 		return 0;
 	}
-	if (n < len)
+	if (n < len || s[1] < lo || s[1] > hi)
 		return 0;
-	if (s[1] < lo || s[1] > hi)
-		return 0;
-	for (i = 2; i < len; i++)
+	for (i = 1; i < len; i++) {
 		if (s[i] < 0x80 || s[i] > 0xbf)
 			return 0;
+		v = (v << 6) | (s[i] & 0x3f);
+	}
+	*cp = v;
 	return len;
 }
 
@@ -149,7 +153,9 @@ static void put_escaped(struct jw *w, const char *str, size_t n)
 			continue;
 		}
 		if (c >= 0x80) {
-			l = utf8_seq_len(s + i, n - i);
+			uint32_t cp;
+
+			l = utf8_decode(s + i, n - i, &cp);
 			if (l) {
 				run += l;
 				i += l;

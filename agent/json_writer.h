@@ -40,6 +40,11 @@ void jw_kv_str(struct jw *w, const char *key, const char *s);
 void jw_kv_u64(struct jw *w, const char *key, uint64_t v);
 void jw_kv_i64(struct jw *w, const char *key, int64_t v);
 void jw_kv_bool(struct jw *w, const char *key, bool v);
+/* Decode the UTF-8 sequence at s (at most n bytes): its length, with the
+ * code point in *cp, or 0 when s[0] does not start a valid sequence (it is
+ * written as one U+FFFD). Overlong forms, UTF-16 surrogates and code points
+ * past U+10FFFF are invalid (RFC 3629). */
+size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
 /* NUL-terminates; returns the length written, or -ENOSPC / -EINVAL (unbalanced). */
 int jw_finish(struct jw *w);
 
