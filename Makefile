@@ -121,7 +121,7 @@ test:
 check: all asan $(UNIT_BINS) $(E2E_BINS)
 	$(Q)tests/run-suite $(OUTPUT)
 
-test-unit: $(UNIT_BINS)
+test-unit: asan $(UNIT_BINS)
 	$(Q)tests/run-suite --unit-only $(OUTPUT)
 
 bpf-arm64: $(patsubst bpf/%.bpf.c,$(OUTPUT)/arm64/%.bpf.o,$(BPF_SRCS))

@@ -531,7 +531,8 @@ int conn_handle_record(const void *rec, size_t size)
 		if (size < offsetof(struct xtap_data_event, data))
 			return -EINVAL;
 		cap = e->cap_len;
-		if (cap > size - offsetof(struct xtap_data_event, data) || cap > e->len)
+		if (cap > size - offsetof(struct xtap_data_event, data) || cap > e->len ||
+		    e->tail_len > XTAP_TAIL_LEN || e->tail_len > e->len - cap)
 			return -EINVAL;
 		xtap_ctr.data_events++;
 		c = conn_create(h, NULL); /* finds it, or recovers from a lost OPEN */
@@ -541,7 +542,8 @@ int conn_handle_record(const void *rec, size_t size)
 		if (c->opaque || h->dir > XTAP_DIR_OUT)
 			return 0;
 		c->cur_dir = h->dir;
-		http_stream_feed(&c->st[h->dir], e->data, cap, e->len, h->ts_ns, &ops, c);
+		http_stream_feed_tail(&c->st[h->dir], e->data, cap, e->len, e->tail, e->tail_len,
+				      h->ts_ns, &ops, c);
 		return 0;
 	}
 	case XTAP_EV_CLOSE:

@@ -56,6 +56,8 @@ struct feed {
 	size_t cap;
 	size_t pos;
 	uint64_t gap; /* bytes after data[cap - 1] that were not captured */
+	const uint8_t *tail; /* the last tail_len bytes of those gap bytes */
+	size_t tail_len;
 	uint64_t ts;
 	const struct http_stream_ops *ops;
 	void *ctx;
@@ -471,6 +473,7 @@ static void to_idle(struct http_stream *s)
 	s->eoh = EOH_MID;
 	s->head_truncated = false;
 	s->body_seen_gap = false;
+	s->lost_chunked = false;
 	s->cur_status = 0;
 	s->remaining = 0;
 	s->body_bytes = 0;
@@ -771,7 +774,26 @@ end:
 bad:
 	/* the rest of the feed is counted by the LOST state */
 	s->state = HTTP_S_LOST;
+	s->lost_chunked = true;
 	emit_error(f->ops, f->ctx, HTTP_ERR_LOST_SYNC, 0);
+}
+
+/* Does the syscall's data end with a chunked body's last-chunk? Seen in the
+ * tail when part was not captured, else at the end of the visible bytes.
+ * "\r\n0\r\n\r\n" when the CRLF closing the previous chunk is in view; a
+ * body that happened to end so at a syscall boundary, mid-message, is the
+ * (accepted) false positive. Trailers are not recognised. */
+static bool ends_with_last_chunk(const struct feed *f)
+{
+	static const char last[] = "\r\n0\r\n\r\n";
+	const uint8_t *p = f->gap ? f->tail : f->data;
+	size_t n = f->gap ? f->tail_len : f->cap;
+
+	if (f->gap && f->tail_len < f->gap && f->tail_len < 7)
+		return false;
+	if (n >= 7)
+		return !memcmp(p + n - 7, last, 7);
+	return n >= 5 && !memcmp(p + n - 5, last + 2, 5);
 }
 
 /* The uncaptured bytes at the end of a feed, once the visible ones are
@@ -820,8 +842,13 @@ static void gap_feed(struct feed *f)
 				s->chunk_state = CS_DATA_CR;
 			break;
 		}
-		/* the gap hides a chunk-size line */
+		/* the gap hides chunk framing: the tail may show the end */
+		if (ends_with_last_chunk(f)) {
+			msg_done(s, f->ts, false, f->ops, f->ctx);
+			break;
+		}
 		s->state = HTTP_S_LOST;
+		s->lost_chunked = true;
 		emit_error(f->ops, f->ctx, HTTP_ERR_LOST_SYNC, 0);
 		break;
 	case HTTP_S_BODY_CLOSE:
@@ -889,16 +916,26 @@ void http_stream_free(struct http_stream *s)
 int http_stream_feed(struct http_stream *s, const uint8_t *data, size_t cap_len, uint64_t len,
 		     uint64_t ts, const struct http_stream_ops *ops, void *ctx)
 {
+	return http_stream_feed_tail(s, data, cap_len, len, NULL, 0, ts, ops, ctx);
+}
+
+int http_stream_feed_tail(struct http_stream *s, const uint8_t *data, size_t cap_len, uint64_t len,
+			  const uint8_t *tail, size_t tail_len, uint64_t ts,
+			  const struct http_stream_ops *ops, void *ctx)
+{
 	struct feed f = {
 		.s = s,
 		.data = data,
 		.cap = cap_len,
+		.tail = tail,
+		.tail_len = tail_len,
 		.ts = ts,
 		.ops = ops,
 		.ctx = ctx,
 	};
 
-	if (!s || !ops || (cap_len && !data) || len < cap_len)
+	if (!s || !ops || (cap_len && !data) || len < cap_len || (tail_len && !tail) ||
+	    tail_len > len - cap_len)
 		return -EINVAL;
 	f.gap = len - cap_len;
 	if (s->state == HTTP_S_OPAQUE)
@@ -935,6 +972,10 @@ int http_stream_feed(struct http_stream *s, const uint8_t *data, size_t cap_len,
 	}
 	if (f.gap)
 		gap_feed(&f);
+	/* a chunked message whose framing was lost earlier ends at its
+	 * last-chunk, if a syscall boundary shows it */
+	if (s->state == HTTP_S_LOST && s->lost_chunked && ends_with_last_chunk(&f))
+		msg_done(s, ts, true, ops, ctx);
 	return 0;
 }
 

@@ -105,7 +105,7 @@ struct http_stream {
 	bool in_msg_is_request;
 	bool head_truncated;
 	bool body_seen_gap;
-	uint8_t pad;
+	bool lost_chunked; /* LOST came from a chunked body: its last-chunk ends it */
 	int cur_status;
 	uint8_t *head; /* heap, only while state == HTTP_S_HEAD */
 	uint32_t head_len;
@@ -124,6 +124,12 @@ void http_stream_free(struct http_stream *s);
  * Parse problems go to ops->on_error, never to the return value. */
 int http_stream_feed(struct http_stream *s, const uint8_t *data, size_t cap_len, uint64_t len,
 		     uint64_t ts, const struct http_stream_ops *ops, void *ctx);
+/* The same, with tail = the last tail_len bytes of the len (all past
+ * cap_len), so a chunked body whose last-chunk lies past the head capture
+ * still ends at the right syscall. */
+int http_stream_feed_tail(struct http_stream *s, const uint8_t *data, size_t cap_len, uint64_t len,
+			  const uint8_t *tail, size_t tail_len, uint64_t ts,
+			  const struct http_stream_ops *ops, void *ctx);
 /* The connection closed (or the peer direction began a new exchange while
  * this one's framing is unknown): complete a close-delimited or lost-sync
  * message with end_ts = the last ts seen. A message cut off in its head or

@@ -275,9 +275,13 @@ int do_run(int argc, char **argv)
 	while (!stopping) {
 		uint64_t now;
 
+		/* poll returns early only on a forced wake-up (a backlog);
+		 * records submitted without one are read by the consume */
 		err = ring_buffer__poll(rb, POLL_MS);
+		if (err >= 0 || err == -EINTR)
+			err = ring_buffer__consume(rb);
 		if (err < 0 && err != -EINTR) {
-			p_err("ring buffer poll: %s", strerror(-err));
+			p_err("ring buffer: %s", strerror(-err));
 			break;
 		}
 		err = 0;

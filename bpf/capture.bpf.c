@@ -57,10 +57,12 @@ struct conn_key {
 struct conn_val {
 	__u64 file; /* the struct file * this entry describes */
 	__u64 conn_id;
+	__u64 sniff; /* first bytes seen while proto is CP_UNKNOWN */
 	__u8 kind;
 	__u8 role;
 	__u8 proto;
-	__u8 pad[5];
+	__u8 sniff_len; /* valid bytes in sniff, < 8 */
+	__u8 pad[4];
 };
 
 /* Arguments saved at syscall enter for the exit side. */
@@ -99,6 +101,11 @@ struct {
 struct scratch {
 	struct xtap_data_event ev;
 	__u8 spill[2 * XTAP_CAP_MAX];
+	/* copy_iov's loop state: kept in the map value, whose contents the
+	 * verifier does not track, so every iteration starts from the same
+	 * abstract state and its paths prune instead of multiplying */
+	__u64 iov_off;
+	__u64 iov_seen;
 };
 
 struct {
@@ -321,24 +328,34 @@ static const struct start_tok start_toks[] = {
 };
 
 /* CP_HTTP, CP_OTHER, or CP_UNKNOWN while only a prefix (fewer bytes than the
- * token) matches, as when a client writes one byte at a time. */
-static __always_inline __u8 sniff(const __u8 *data, __u32 n)
+ * token) matches, as when a client writes one byte at a time: those bytes
+ * are kept in v->sniff and the next syscall's are appended to them. */
+static __always_inline __u8 sniff(struct conn_val *v, const __u8 *data, __u32 n)
 {
-	__u64 word = 0;
-	__u32 have = n < 8 ? n : 8;
+	__u32 prev = v->sniff_len & 7;
+	__u32 have = prev + (n < 8 ? n : 8);
+	__u64 word;
 
-	if (!have)
+	if (!n)
 		return CP_UNKNOWN;
+	if (have > 8)
+		have = 8;
 	/* data is the scratch map value: 8 bytes are always readable, and
-	 * the mask below ignores those past n */
+	 * the masks below ignore those past n */
 	__builtin_memcpy(&word, data, sizeof(word));
+	word = prev ? v->sniff | word << (prev * 8) : word;
 	for (int i = 0; i < (int)(sizeof(start_toks) / sizeof(start_toks[0])); i++) {
 		__u32 len = start_toks[i].len;
 		__u32 m = have < len ? have : len;
 		__u64 mask = m >= 8 ? ~0ULL : (1ULL << (m * 8)) - 1;
 
-		if (((word ^ start_toks[i].word) & mask) == 0)
-			return m == len ? CP_HTTP : CP_UNKNOWN;
+		if (((word ^ start_toks[i].word) & mask) == 0) {
+			if (m == len)
+				return CP_HTTP;
+			v->sniff = word & mask;
+			v->sniff_len = m;
+			return CP_UNKNOWN;
+		}
 	}
 	return CP_OTHER;
 }
@@ -360,32 +377,59 @@ static __always_inline __u32 copy_head(struct scratch *s, __u32 off, __u64 ubuf,
 		return 0;
 	n = want < cap_bytes - off ? want : cap_bytes - off;
 	n = bound_len(n);
-	off &= XTAP_CAP_MAX - 1;
+	/* off < XTAP_CAP_MAX was checked above, but the compiler drops a
+	 * plain mask it can prove redundant, and the verifier needs it */
+	asm volatile("%[off] &= %[m]" : [off] "+r"(off) : [m] "i"(XTAP_CAP_MAX - 1));
 	if (bpf_probe_read_user(s->ev.data + off, n, (void *)ubuf))
 		return 0;
 	return n;
 }
 
-static __always_inline __u32 copy_iov(struct scratch *s, __u64 iov_ptr, __u64 iovcnt, __u64 total)
+/* The last bytes of the syscall's data, [end - tail_len, end) of a buffer
+ * whose data ends at end, when the head copy stopped short of them. */
+static __always_inline void copy_tail(struct scratch *s, __u64 ubuf, __u64 end, __u64 head_end)
 {
-	__u32 off = 0;
+	__u64 n = end - head_end;
 
+	if (end <= head_end)
+		return;
+	if (n > XTAP_TAIL_LEN)
+		n = XTAP_TAIL_LEN;
+	if (!bpf_probe_read_user(s->ev.tail, n & (2 * XTAP_TAIL_LEN - 1), (void *)(ubuf + end - n)))
+		s->ev.tail_len = n;
+}
+
+/* Head from the iovecs into data[], and when the head stops short of total,
+ * the tail from the iovec where the data ends. A global function, verified
+ * once rather than once per inlined call site. Returns the head length. */
+__noinline int copy_iov(__u64 iov_ptr, __u64 iovcnt, __u64 total)
+{
+	__u64 limit = total < cap_bytes ? total : cap_bytes;
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
+
+	if (!s)
+		return 0;
+	s->iov_off = 0;
+	s->iov_seen = 0;
 	for (int i = 0; i < XTAP_IOV_MAX; i++) {
+		__u64 off = s->iov_off, seen = s->iov_seen;
 		struct iovec iov;
 		__u64 want;
-		__u32 got;
 
-		if (i >= iovcnt || off >= total || off >= cap_bytes)
+		if (i >= iovcnt || seen >= total)
 			break;
 		if (bpf_probe_read_user(&iov, sizeof(iov), (void *)(iov_ptr + i * sizeof(iov))))
 			break;
-		want = iov.iov_len < total - off ? iov.iov_len : total - off;
-		got = copy_head(s, off, (__u64)iov.iov_base, want);
-		off += got;
-		if (got < want)
-			break;
+		want = iov.iov_len < total - seen ? iov.iov_len : total - seen;
+		if (off == seen && off < limit)
+			s->iov_off = off + copy_head(s, off, (__u64)iov.iov_base, want);
+		s->iov_seen = seen + want;
+		off = s->iov_off;
+		if (seen + want >= total && off < total)
+			copy_tail(s, (__u64)iov.iov_base, want, off > seen ? off - seen : 0);
 	}
-	return off;
+	return s->iov_off & (2 * XTAP_CAP_MAX - 1);
 }
 
 static __always_inline void data_exit(long ret, __u8 dir)
@@ -414,16 +458,18 @@ static __always_inline void data_exit(long ret, __u8 dir)
 	if (!s)
 		return;
 
+	s->ev.tail_len = 0;
 	switch (a.sys) {
 	case XTAP_SYS_READ:
 	case XTAP_SYS_WRITE:
 	case XTAP_SYS_RECVFROM:
 	case XTAP_SYS_SENDTO:
 		n = copy_head(s, 0, a.buf, ret);
+		copy_tail(s, a.buf, ret, n);
 		break;
 	case XTAP_SYS_READV:
 	case XTAP_SYS_WRITEV:
-		n = copy_iov(s, a.buf, a.iovcnt, ret);
+		n = copy_iov(a.buf, a.iovcnt, ret);
 		break;
 	case XTAP_SYS_RECVMSG:
 	case XTAP_SYS_SENDMSG: {
@@ -431,7 +477,7 @@ static __always_inline void data_exit(long ret, __u8 dir)
 
 		if (bpf_probe_read_user(&msg, sizeof(msg), (void *)a.buf))
 			break;
-		n = copy_iov(s, (__u64)msg.msg_iov, msg.msg_iovlen, ret);
+		n = copy_iov((__u64)msg.msg_iov, msg.msg_iovlen, ret);
 		break;
 	}
 	default: /* sendfile: counted, never copied */
@@ -441,7 +487,7 @@ static __always_inline void data_exit(long ret, __u8 dir)
 	if (v->proto == CP_UNKNOWN) {
 		if (!n) /* body-only bytes before any head: nothing to learn */
 			return;
-		v->proto = sniff(s->ev.data, n);
+		v->proto = sniff(v, s->ev.data, n);
 		if (v->proto == CP_OTHER) {
 			stat_add(XTAP_STAT_NON_HTTP, 1);
 			return;

@@ -15,8 +15,12 @@
 #define XTAP_CAP_MAX 4096
 #define XTAP_CAP_DEFAULT 1024
 #define XTAP_COMM_LEN 16
-/* iovecs looked at per readv/writev/recvmsg/sendmsg when copying a head */
-#define XTAP_IOV_MAX 4
+/* iovecs looked at per readv/writev/recvmsg/sendmsg (node writes a small
+ * chunked response as 13) */
+#define XTAP_IOV_MAX 16
+/* Bytes copied from the end of a syscall's data when the head capture did
+ * not reach it: enough for a chunked body's "\r\n0\r\n\r\n" terminator. */
+#define XTAP_TAIL_LEN 16
 /* ports and cgroups the scope flags may name */
 #define XTAP_SCOPE_MAX 64
 
@@ -79,7 +83,9 @@ struct xtap_data_event {
 	struct xtap_ev_hdr hdr;
 	__u64 len; /* bytes the syscall moved (its return value) */
 	__u32 cap_len; /* bytes of data[] that are valid: the head of those len */
-	__u32 pad;
+	__u32 tail_len; /* bytes of tail[] that are valid: the last of those len,
+			 * all past cap_len; 0 when the head reached the end */
+	__u8 tail[XTAP_TAIL_LEN];
 	__u8 data[XTAP_CAP_MAX];
 };
 
@@ -105,6 +111,6 @@ struct xtap_conn_event {
 _Static_assert(sizeof(struct xtap_ev_hdr) == 32, "xtap_ev_hdr layout");
 _Static_assert(sizeof(struct xtap_addr) == 40, "xtap_addr layout");
 _Static_assert(sizeof(struct xtap_conn_event) == 96, "xtap_conn_event layout");
-_Static_assert(__builtin_offsetof(struct xtap_data_event, data) == 48, "xtap_data_event layout");
+_Static_assert(__builtin_offsetof(struct xtap_data_event, data) == 64, "xtap_data_event layout");
 
 #endif /* XTAP_H */

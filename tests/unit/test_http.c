@@ -677,13 +677,52 @@ static void test_chunked_gap_over_framing(void **state)
 	assert_int_equal(s.state, HTTP_S_LOST);
 	assert_true(http_stream_busy(&s));
 	/* more of the same body: belongs to the lost message */
-	feed(&s, &r, "still the body\r\n0\r\n\r\n", 2);
+	feed(&s, &r, "still the body\r\n", 2);
 	assert_string_equal(order(&r), "HE4");
-	/* a new response: the lost one ends at the last feed it owned */
+	/* its last-chunk at the end of a syscall ends it there */
+	feed(&s, &r, "more\r\n0\r\n\r\n", 2);
+	assert_string_equal(order(&r), "HE4D");
+	/* a new response follows normally */
 	feed(&s, &r, "HTTP/1.1 503 Busy\r\nContent-Length: 2\r\n\r\nno", 3);
 	assert_string_equal(order(&r), "HE4DHD");
-	assert_done(done(&r, 0), false, 200, 1, 2, 3 + 100 + 21, true);
+	assert_done(done(&r, 0), false, 200, 1, 2, 3 + 100 + 16 + 11, true);
 	assert_done(done(&r, 1), false, 503, 3, 3, 2, false);
+	teardown(&s, &r);
+}
+
+/* The whole chunked body lies past the head capture; the tail shows its
+ * last-chunk, so it ends at that syscall with no loss of sync. */
+static void test_chunked_end_in_tail(void **state)
+{
+	static const char h[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5c\r\n";
+	static const char tail[] = "xyz\r\n0\r\n\r\n";
+	struct http_stream s;
+	struct rec r;
+	size_t hl = strlen(h);
+
+	(void)state;
+	setup(&s, &r, HTTP_KIND_RESPONSE);
+	assert_int_equal(http_stream_feed_tail(&s, (const uint8_t *)h, hl, hl + 500,
+					       (const uint8_t *)tail, strlen(tail), 7, &ops, &r),
+			 0);
+	assert_string_equal(order(&r), "HD");
+	assert_done(done(&r, 0), false, 200, 7, 7, 500, false);
+	assert_int_equal(s.state, HTTP_S_IDLE);
+	/* keep-alive: the next response parses */
+	feed(&s, &r, "HTTP/1.1 204 No Content\r\n\r\n", 8);
+	assert_string_equal(order(&r), "HDHD");
+	/* a tail without the last-chunk: framing is lost, as before */
+	rec_clear(&r);
+	assert_int_equal(http_stream_feed_tail(&s, (const uint8_t *)h, hl, hl + 500,
+					       (const uint8_t *)"0123456789abcdef", 16, 9, &ops,
+					       &r),
+			 0);
+	assert_string_equal(order(&r), "HE4");
+	assert_int_equal(s.state, HTTP_S_LOST);
+	/* bad arguments: a tail longer than the gap */
+	assert_int_equal(http_stream_feed_tail(&s, (const uint8_t *)h, hl, hl + 2,
+					       (const uint8_t *)tail, 5, 9, &ops, &r),
+			 -EINVAL);
 	teardown(&s, &r);
 }
 
@@ -1589,6 +1628,7 @@ int main(void)
 		cmocka_unit_test(test_chunked_one_feed),
 		cmocka_unit_test(test_chunked_gap_in_data),
 		cmocka_unit_test(test_chunked_gap_over_framing),
+		cmocka_unit_test(test_chunked_end_in_tail),
 		cmocka_unit_test(test_chunked_bad_framing),
 		cmocka_unit_test(test_100_continue),
 		cmocka_unit_test(test_101_opaque),
