@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+// Test peer for the xtap end-to-end tests: a plain node http server
+// (keep-alive). Usage: node server.js PORT. Listens on 127.0.0.1 only.
+'use strict';
+const http = require('http');
+
+const port = parseInt(process.argv[2], 10);
+if (!(port > 0 && port < 65536)) {
+	console.error('usage: node server.js PORT');
+	process.exit(2);
+}
+
+const server = http.createServer((req, res) => {
+	const u = new URL(req.url, 'http://127.0.0.1');
+	// drain any request body before answering
+	req.resume();
+	req.on('end', () => {
+		if (u.pathname === '/ok') {
+			res.writeHead(200, { 'Content-Type': 'text/plain', 'Content-Length': 3 });
+			res.end('ok\n');
+		} else if (u.pathname === '/chunked') {
+			res.writeHead(200, { 'Content-Type': 'text/plain' });
+			res.write('one\n');
+			res.write('two\n');
+			res.write('three\n');
+			res.end();
+		} else if (u.pathname.startsWith('/status/')) {
+			let code = parseInt(u.pathname.slice('/status/'.length), 10);
+			if (!(code >= 200 && code <= 599)) code = 400;
+			res.writeHead(code, { 'Content-Type': 'text/plain' });
+			res.end(`status ${code}\n`);
+		} else if (u.pathname === '/slow') {
+			let ms = parseInt(u.searchParams.get('ms') || '100', 10);
+			if (!(ms >= 0 && ms <= 30000)) ms = 100;
+			setTimeout(() => {
+				res.writeHead(200, { 'Content-Type': 'text/plain' });
+				res.end('slow\n');
+			}, ms);
+		} else {
+			res.writeHead(404, { 'Content-Type': 'text/plain' });
+			res.end('not found\n');
+		}
+	});
+});
+server.keepAliveTimeout = 60000;
+server.listen(port, '127.0.0.1', () => console.log(`node server on 127.0.0.1:${port}`));
+process.on('SIGTERM', () => process.exit(0));
