@@ -306,35 +306,55 @@ fail:
 
 /* ---- sinks ---- */
 
-static void send_udp(struct exporter *ex, const struct qdoc *d)
-{
-	struct iovec iov[2] = {
-		{ .iov_base = (void *)DAEMON_HEADER, .iov_len = DAEMON_HEADER_LEN },
-		{ .iov_base = (void *)d->data, .iov_len = d->len },
-	};
-	struct msghdr msg = {
-		.msg_name = &ex->udp_addr,
-		.msg_namelen = ex->udp_len,
-		.msg_iov = iov,
-		.msg_iovlen = 2,
-	};
-	ssize_t n;
+/* Datagrams handed to one sendmmsg(): one syscall per this many documents. */
+#define UDP_BATCH 64
 
-	if (DAEMON_HEADER_LEN + d->len > UDP_DATAGRAM_MAX) {
-		stat_add(&ex->too_large, 1);
-		return;
+/* Send docs[0..n) to the daemon, one datagram each. */
+static void send_udp(struct exporter *ex, struct qdoc *const *docs, unsigned int n)
+{
+	struct mmsghdr msgs[UDP_BATCH];
+	struct iovec iov[UDP_BATCH][2];
+	unsigned int m = 0, i = 0;
+
+	for (unsigned int k = 0; k < n; k++) {
+		if (DAEMON_HEADER_LEN + docs[k]->len > UDP_DATAGRAM_MAX) {
+			stat_add(&ex->too_large, 1);
+			continue;
+		}
+		iov[m][0].iov_base = (void *)DAEMON_HEADER;
+		iov[m][0].iov_len = DAEMON_HEADER_LEN;
+		iov[m][1].iov_base = (void *)docs[k]->data;
+		iov[m][1].iov_len = docs[k]->len;
+		memset(&msgs[m], 0, sizeof(msgs[m]));
+		msgs[m].msg_hdr.msg_name = &ex->udp_addr;
+		msgs[m].msg_hdr.msg_namelen = ex->udp_len;
+		msgs[m].msg_hdr.msg_iov = iov[m];
+		msgs[m].msg_hdr.msg_iovlen = 2;
+		m++;
 	}
 	/* The socket is non-blocking anyway; MSG_DONTWAIT documents that a
 	 * full socket buffer drops the document rather than waiting.
-	 * ECONNREFUSED (a queued ICMP error on loopback) is counted like any
-	 * other failure and the next send simply goes on. */
-	do
-		n = sendmsg(ex->udp_fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	if (n == (ssize_t)(DAEMON_HEADER_LEN + d->len))
-		stat_add(&ex->udp_sent, 1);
-	else
-		stat_add(&ex->udp_errors, 1);
+	 * sendmmsg stops at the first failing datagram (ECONNREFUSED, a queued
+	 * ICMP error on loopback, when nothing listens): count that one and
+	 * go on with the next. */
+	while (i < m) {
+		int r = sendmmsg(ex->udp_fd, msgs + i, m - i, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (r > 0) {
+			for (int k = 0; k < r; k++) {
+				if (msgs[i + k].msg_len == DAEMON_HEADER_LEN + iov[i + k][1].iov_len)
+					stat_add(&ex->udp_sent, 1);
+				else
+					stat_add(&ex->udp_errors, 1);
+			}
+			i += r;
+		} else if (r < 0 && errno == EINTR) {
+			continue;
+		} else {
+			stat_add(&ex->udp_errors, 1);
+			i++;
+		}
+	}
 }
 
 /* Append one line to f; *pending counts lines waiting for the flush. */
@@ -375,26 +395,39 @@ static bool past_deadline(struct exporter *ex)
 static size_t drain_batch(struct exporter *ex, struct qdoc *d, size_t *bytes)
 {
 	uint64_t out_pending = 0, file_pending = 0;
+	struct qdoc *win[UDP_BATCH];
 	size_t n = 0;
 
 	*bytes = 0;
 	while (d) {
-		struct qdoc *next = d->next;
+		unsigned int w = 0;
 
-		if (past_deadline(ex)) {
-			stat_add(&ex->dropped_full, 1);
-		} else {
-			if (ex->udp_fd >= 0)
-				send_udp(ex, d);
-			if (ex->to_stdout)
-				line_put(ex, stdout, d, &out_pending);
-			if (ex->file)
-				line_put(ex, ex->file, d, &file_pending);
+		/* a window of documents: one sendmmsg for all of them */
+		while (d && w < UDP_BATCH) {
+			if (past_deadline(ex)) {
+				struct qdoc *next = d->next;
+
+				stat_add(&ex->dropped_full, 1);
+				n++;
+				*bytes += d->len;
+				free(d);
+				d = next;
+				continue;
+			}
+			win[w++] = d;
+			d = d->next;
 		}
-		n++;
-		*bytes += d->len;
-		free(d);
-		d = next;
+		if (ex->udp_fd >= 0 && w)
+			send_udp(ex, win, w);
+		for (unsigned int k = 0; k < w; k++) {
+			if (ex->to_stdout)
+				line_put(ex, stdout, win[k], &out_pending);
+			if (ex->file)
+				line_put(ex, ex->file, win[k], &file_pending);
+			n++;
+			*bytes += win[k]->len;
+			free(win[k]);
+		}
 	}
 	/* One flush per batch, not per line: a pipe reader still sees every
 	 * line as soon as the batch is done. */
@@ -435,8 +468,21 @@ static void *drain_thread(void *arg)
 		struct qdoc *batch;
 		size_t n, bytes;
 
-		while (!ex->head && !ex->stopping)
-			pthread_cond_wait(&ex->wake, &ex->lock);
+		/* Submitters do not signal each document (a wake-up per
+		 * document cost more than writing it): the event loop kicks
+		 * once per batch, a backlog of EXPORTER_KICK_DOCS kicks, and
+		 * this timed wait bounds the delay for anything else. */
+		while (!ex->head && !ex->stopping) {
+			struct timespec t;
+
+			clock_gettime(CLOCK_MONOTONIC, &t);
+			t.tv_nsec += EXPORTER_IDLE_MS * 1000000L;
+			if (t.tv_nsec >= 1000000000L) {
+				t.tv_sec++;
+				t.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&ex->wake, &ex->lock, &t);
+		}
 		if (!ex->head)
 			break; /* stopping and drained */
 		/* Take everything queued now; submitters go on appending to
@@ -578,8 +624,8 @@ int exporter_submit(struct exporter *ex, const char *doc, size_t len)
 	ex->tail = d;
 	ex->count++;
 	ex->bytes += len;
-	/* One waiter only; a signal per submit is cheap when it is idle. */
-	pthread_cond_signal(&ex->wake);
+	if (ex->count == EXPORTER_KICK_DOCS)
+		pthread_cond_signal(&ex->wake);
 	pthread_mutex_unlock(&ex->lock);
 	return 0;
 
@@ -658,6 +704,16 @@ void exporter_stop(struct exporter *ex, int deadline_ms, struct exporter_stats *
 	} else {
 		pthread_detach(thread);
 	}
+}
+
+void exporter_kick(struct exporter *ex)
+{
+	if (!ex)
+		return;
+	pthread_mutex_lock(&ex->lock);
+	if (ex->head)
+		pthread_cond_signal(&ex->wake);
+	pthread_mutex_unlock(&ex->lock);
 }
 
 void exporter_get_stats(struct exporter *ex, struct exporter_stats *st)

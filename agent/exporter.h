@@ -55,8 +55,16 @@ struct exporter; /* opaque */
 
 /* Returns NULL with errno set. */
 struct exporter *exporter_start(const struct exporter_config *cfg);
+/* A submit wakes the exporter thread only when this many documents wait;
+ * otherwise exporter_kick() does, or the thread's own EXPORTER_IDLE_MS timer. */
+#define EXPORTER_KICK_DOCS 256
+#define EXPORTER_IDLE_MS 100
+
 /* Copy doc into the queue. 0, or -ENOBUFS when full (counted). Thread-safe. */
 int exporter_submit(struct exporter *ex, const char *doc, size_t len);
+/* Wake the exporter thread for what has been submitted (once per batch of
+ * submits, not per document). Thread-safe. */
+void exporter_kick(struct exporter *ex);
 /* Drain what is queued for at most deadline_ms, then stop and free.
  * final (may be NULL) receives the counters as they stand at the end. */
 void exporter_stop(struct exporter *ex, int deadline_ms, struct exporter_stats *final);

@@ -135,6 +135,23 @@ size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
 	return len;
 }
 
+/* Bytes written as they are: ASCII from 0x20 but '"' and '\\'. */
+static const bool plain[256] = {
+	[0x20 ... 0x21] = true, /* '"' is 0x22 */
+	[0x23 ... 0x5b] = true, /* '\\' is 0x5c */
+	[0x5d ... 0x7f] = true, /* DEL needs no escape */
+};
+
+/* Decimal digits of v ending at end (exclusive); returns the first. */
+static char *u64_digits(uint64_t v, char *end)
+{
+	do {
+		*--end = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return end;
+}
+
 static void put_escaped(struct jw *w, const char *str, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -147,9 +164,14 @@ static void put_escaped(struct jw *w, const char *str, size_t n)
 		unsigned char c = s[i];
 		size_t l;
 
-		if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
-			run++;
-			i++;
+		if (plain[c]) {
+			/* the common case: a run of printable ASCII */
+			size_t j = i + 1;
+
+			while (j < n && plain[s[j]])
+				j++;
+			run += j - i;
+			i = j;
 			continue;
 		}
 		if (c >= 0x80) {
@@ -228,20 +250,22 @@ void jw_str(struct jw *w, const char *s)
 
 void jw_u64(struct jw *w, uint64_t v)
 {
-	char tmp[24];
-	int n = snprintf(tmp, sizeof(tmp), "%" PRIu64, v);
+	char tmp[24], *p = u64_digits(v, tmp + sizeof(tmp));
 
 	pre_value(w);
-	put(w, tmp, (size_t)n);
+	put(w, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
 void jw_i64(struct jw *w, int64_t v)
 {
-	char tmp[24];
-	int n = snprintf(tmp, sizeof(tmp), "%" PRId64, v);
+	char tmp[24], *p;
 
+	/* the magnitude as unsigned: -INT64_MIN does not fit an int64_t */
+	p = u64_digits(v < 0 ? -(uint64_t)v : (uint64_t)v, tmp + sizeof(tmp));
+	if (v < 0)
+		*--p = '-';
 	pre_value(w);
-	put(w, tmp, (size_t)n);
+	put(w, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
 void jw_bool(struct jw *w, bool v)
@@ -255,12 +279,18 @@ void jw_bool(struct jw *w, bool v)
 
 void jw_epoch_us(struct jw *w, uint64_t epoch_ns)
 {
-	char tmp[32];
-	int n = snprintf(tmp, sizeof(tmp), "%" PRIu64 ".%06" PRIu64, epoch_ns / 1000000000u,
-			 (epoch_ns % 1000000000u) / 1000u);
+	char tmp[32], *end = tmp + sizeof(tmp), *p;
+	uint64_t us = (epoch_ns % 1000000000u) / 1000u;
 
+	/* <seconds>.<6 digits>, written backwards */
+	for (int i = 0; i < 6; i++) {
+		*--end = (char)('0' + us % 10);
+		us /= 10;
+	}
+	*--end = '.';
+	p = u64_digits(epoch_ns / 1000000000u, end);
 	pre_value(w);
-	put(w, tmp, (size_t)n);
+	put(w, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
 void jw_kv_str(struct jw *w, const char *key, const char *s)

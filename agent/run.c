@@ -280,6 +280,7 @@ int do_run(int argc, char **argv)
 		err = ring_buffer__poll(rb, POLL_MS);
 		if (err >= 0 || err == -EINTR)
 			err = ring_buffer__consume(rb);
+		exporter_kick(pl.ex);
 		if (err < 0 && err != -EINTR) {
 			p_err("ring buffer: %s", strerror(-err));
 			break;

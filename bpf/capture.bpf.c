@@ -82,7 +82,7 @@ struct {
 } conns SEC(".maps");
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, ACTIVE_MAX);
 	__type(key, __u64);
 	__type(value, struct active_args);
