@@ -31,10 +31,15 @@ const volatile bool scope_by_port = false;
 const volatile __u32 scope_cgroup_count = 0; /* entries used in scope_cgroups */
 
 /* One entry per (process, fd) this program has looked at, tracked or not, so
- * each fd is classified once. LRU: fds that disappear without close(2)
- * (exit, close_range, exec) age out; an entry whose file pointer no longer
- * matches the fd's is stale and is classified again. */
+ * each fd is classified once. An fd can change without close(2): exec
+ * closes CLOEXEC fds, close_range and dup2 replace them, a pid is reused.
+ * Rather than walk task->files on every syscall to check, each entry
+ * carries its process's epoch (proc_epoch), which those events bump: an
+ * entry from an older epoch is classified again. LRU bounds what is left
+ * behind by fds that are never used again. */
 #define CONN_MAX 65536
+/* Processes with an epoch; evicting one costs its fds a re-classification. */
+#define PROC_MAX 65536
 /* Threads inside a data syscall on a tracked socket at one time. */
 #define ACTIVE_MAX 16384
 
@@ -55,7 +60,7 @@ struct conn_key {
 };
 
 struct conn_val {
-	__u64 file; /* the struct file * this entry describes */
+	__u64 epoch; /* proc_epoch of the process when classified */
 	__u64 conn_id;
 	__u64 sniff; /* first bytes seen while proto is CP_UNKNOWN */
 	__u8 kind;
@@ -80,6 +85,15 @@ struct {
 	__type(key, struct conn_key);
 	__type(value, struct conn_val);
 } conns SEC(".maps");
+
+/* tgid → epoch, set at fork and bumped at exec and close_range; absent (0)
+ * for processes that were running before the agent. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, PROC_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} proc_epoch SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -106,6 +120,8 @@ struct scratch {
 	 * abstract state and its paths prune instead of multiplying */
 	__u64 iov_off;
 	__u64 iov_seen;
+	/* the iovec array, read from user memory in one helper call */
+	struct iovec iovs[XTAP_IOV_MAX];
 };
 
 struct {
@@ -122,7 +138,8 @@ struct {
 	__type(value, __u64);
 } stats SEC(".maps");
 
-/* Per-CPU sequence for conn ids: (cpu << 48) | seq, unique without atomics. */
+/* Per-CPU sequence for conn ids and epochs: (cpu << 48) | seq, unique
+ * without atomics. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
@@ -197,7 +214,7 @@ static __always_inline void read_addr(struct sock *sk, __u16 family, struct xtap
 	}
 }
 
-static __always_inline __u64 next_conn_id(void)
+static __always_inline __u64 next_id(void)
 {
 	__u32 zero = 0;
 	__u64 *seq = bpf_map_lookup_elem(&conn_seq, &zero);
@@ -222,12 +239,26 @@ static __always_inline void fill_hdr(struct xtap_ev_hdr *h, __u8 type, __u64 pid
 	h->conn_id = v ? v->conn_id : 0;
 }
 
+static __always_inline __u64 epoch_of(__u32 tgid)
+{
+	__u64 *e = bpf_map_lookup_elem(&proc_epoch, &tgid);
+
+	return e ? *e : 0;
+}
+
+static __always_inline void epoch_bump(__u32 tgid)
+{
+	__u64 e = next_id();
+
+	bpf_map_update_elem(&proc_epoch, &tgid, &e, BPF_ANY);
+}
+
 /* Classify the socket behind f and (re)create the fd's entry. Emits OPEN for
  * a TCP socket in scope. Returns the stored entry. */
 static __always_inline struct conn_val *classify(struct conn_key *key, struct file *f, __u8 role,
-						 __u64 pid_tgid)
+						 __u64 pid_tgid, __u64 epoch)
 {
-	struct conn_val nv = { .file = (__u64)f, .role = role };
+	struct conn_val nv = { .epoch = epoch, .role = role };
 	struct socket *sock;
 	struct sock *sk;
 	__u16 family;
@@ -256,7 +287,7 @@ static __always_inline struct conn_val *classify(struct conn_key *key, struct fi
 		goto store;
 	}
 	nv.kind = CK_TCP;
-	nv.conn_id = next_conn_id();
+	nv.conn_id = next_id();
 	fill_hdr(&ev.hdr, XTAP_EV_OPEN, pid_tgid, key->fd, &nv);
 	ev.cgroup_id = bpf_get_current_cgroup_id();
 	bpf_get_current_comm(ev.comm, sizeof(ev.comm));
@@ -270,22 +301,24 @@ store:
 	return bpf_map_lookup_elem(&conns, key);
 }
 
-/* The fd's entry, classifying it first when it is new or stale. */
+/* The fd's entry, classifying it first when it is new or stale. The common
+ * case (an fd seen before) is two hash lookups and no walk of task->files. */
 static __always_inline struct conn_val *conn_get(__u64 pid_tgid, __s32 fd, __u8 role, bool fresh)
 {
 	struct conn_key key = { .tgid = pid_tgid >> 32, .fd = fd };
-	struct task_struct *task = (void *)bpf_get_current_task();
-	struct file *f = task_fd_file(task, fd);
+	__u64 epoch = epoch_of(key.tgid);
 	struct conn_val *v;
+	struct file *f;
 
-	if (!f)
-		return NULL;
 	if (!fresh) {
 		v = bpf_map_lookup_elem(&conns, &key);
-		if (v && v->file == (__u64)f)
+		if (v && v->epoch == epoch)
 			return v;
 	}
-	return classify(&key, f, role, pid_tgid);
+	f = task_fd_file((void *)bpf_get_current_task(), fd);
+	if (!f)
+		return NULL;
+	return classify(&key, f, role, pid_tgid, epoch);
 }
 
 static __always_inline void data_enter(__s32 fd, __u64 buf, __u64 iovcnt, __u8 sys)
@@ -410,6 +443,12 @@ __noinline int copy_iov(__u64 iov_ptr, __u64 iovcnt, __u64 total)
 
 	if (!s)
 		return 0;
+	if (iovcnt > XTAP_IOV_MAX)
+		iovcnt = XTAP_IOV_MAX;
+	if (!iovcnt || bpf_probe_read_user(s->iovs, (iovcnt * sizeof(struct iovec)) &
+					   (XTAP_IOV_MAX * sizeof(struct iovec) * 2 - 1),
+					   (void *)iov_ptr))
+		return 0;
 	s->iov_off = 0;
 	s->iov_seen = 0;
 	for (int i = 0; i < XTAP_IOV_MAX; i++) {
@@ -419,8 +458,7 @@ __noinline int copy_iov(__u64 iov_ptr, __u64 iovcnt, __u64 total)
 
 		if (i >= iovcnt || seen >= total)
 			break;
-		if (bpf_probe_read_user(&iov, sizeof(iov), (void *)(iov_ptr + i * sizeof(iov))))
-			break;
+		iov = s->iovs[i];
 		want = iov.iov_len < total - seen ? iov.iov_len : total - seen;
 		if (off == seen && off < limit)
 			s->iov_off = off + copy_head(s, off, (__u64)iov.iov_base, want);
@@ -600,16 +638,17 @@ int exit_connect(struct trace_event_raw_sys_exit *ctx)
 	return 0;
 }
 
-SEC("tracepoint/syscalls/sys_enter_close")
-int enter_close(struct trace_event_raw_sys_enter *ctx)
+/* The fd is closed (close) or replaced (dup2/dup3 onto it): the agent
+ * hears of a tracked socket's end, and the entry goes. */
+static __always_inline void forget_fd(__s32 fd)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct conn_key key = { .tgid = pid_tgid >> 32, .fd = (__s32)ctx->args[0] };
+	struct conn_key key = { .tgid = pid_tgid >> 32, .fd = fd };
 	struct conn_val *v = bpf_map_lookup_elem(&conns, &key);
 
 	if (!v)
-		return 0;
-	if (v->kind == CK_TCP) {
+		return;
+	if (v->kind == CK_TCP && v->epoch == epoch_of(key.tgid)) {
 		struct xtap_conn_event ev = {};
 
 		fill_hdr(&ev.hdr, XTAP_EV_CLOSE, pid_tgid, key.fd, v);
@@ -619,6 +658,55 @@ int enter_close(struct trace_event_raw_sys_enter *ctx)
 			stat_add(XTAP_STAT_EVENTS, 1);
 	}
 	bpf_map_delete_elem(&conns, &key);
+}
+
+SEC("tracepoint/syscalls/sys_enter_close")
+int enter_close(struct trace_event_raw_sys_enter *ctx)
+{
+	forget_fd((__s32)ctx->args[0]);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_dup2")
+int enter_dup2(struct trace_event_raw_sys_enter *ctx)
+{
+	forget_fd((__s32)ctx->args[1]);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_dup3")
+int enter_dup3(struct trace_event_raw_sys_enter *ctx)
+{
+	forget_fd((__s32)ctx->args[1]);
+	return 0;
+}
+
+/* close_range and exec close many fds at once: a new epoch makes all of the
+ * process's entries stale. */
+SEC("tracepoint/syscalls/sys_enter_close_range")
+int enter_close_range(struct trace_event_raw_sys_enter *ctx)
+{
+	epoch_bump(bpf_get_current_pid_tgid() >> 32);
+	return 0;
+}
+
+SEC("tracepoint/sched/sched_process_exec")
+int process_exec(void *ctx)
+{
+	epoch_bump(bpf_get_current_pid_tgid() >> 32);
+	return 0;
+}
+
+/* A new process (not a thread) starts an epoch, so entries left by an
+ * earlier process with the same pid are stale. */
+SEC("raw_tp/sched_process_fork")
+int process_fork(struct bpf_raw_tracepoint_args *ctx)
+{
+	struct task_struct *child = (struct task_struct *)ctx->args[1];
+	__u32 pid = BPF_CORE_READ(child, pid), tgid = BPF_CORE_READ(child, tgid);
+
+	if (pid == tgid)
+		epoch_bump(tgid);
 	return 0;
 }
 
@@ -631,6 +719,7 @@ int process_exit(void *ctx)
 	/* only the thread-group leader: the agent forgets the whole process */
 	if ((__u32)pid_tgid != pid_tgid >> 32 || !pid_in_scope(pid_tgid >> 32))
 		return 0;
+	bpf_map_delete_elem(&proc_epoch, &(__u32){ pid_tgid >> 32 });
 	fill_hdr(&h, XTAP_EV_EXIT, pid_tgid, -1, NULL);
 	if (bpf_ringbuf_output(&events, &h, sizeof(h), 0))
 		stat_add(XTAP_STAT_RB_DROPS, 1);
