@@ -282,6 +282,21 @@ static int parse_content_length(const uint8_t *v, size_t vl, int64_t *out)
 	return 0;
 }
 
+/* Headers kept as strings in struct http_msg: name, field, its size, flag. */
+#define KEPT(name, field) { name, offsetof(struct http_msg, field), \
+			    sizeof(((struct http_msg *)0)->field), offsetof(struct http_msg, has_##field) }
+static const struct {
+	const char *name;
+	size_t off, size, has;
+} kept[] = {
+	KEPT("host", host),
+	KEPT("user-agent", user_agent),
+	KEPT("x-forwarded-for", xff),
+	KEPT("x-amzn-trace-id", amzn_trace),
+	KEPT("traceparent", traceparent),
+};
+#undef KEPT
+
 static int parse_header(const uint8_t *l, size_t ll, struct http_msg *m, struct hdr_state *st)
 {
 	const uint8_t *colon, *v, *e;
@@ -304,33 +319,20 @@ static int parse_header(const uint8_t *l, size_t ll, struct http_msg *m, struct 
 	if (vl && memchr(v, '\0', vl))
 		return HTTP_ERR_MALFORMED;
 
-	if (ieq(l, nl, "host")) {
-		if (!m->has_host) {
-			copy_str(m->host, sizeof(m->host), v, vl);
-			m->has_host = true;
+	for (size_t k = 0; k < sizeof(kept) / sizeof(kept[0]); k++) {
+		bool *has = (bool *)((char *)m + kept[k].has);
+
+		if (!ieq(l, nl, kept[k].name))
+			continue;
+		/* the first occurrence wins (for X-Forwarded-For, its first
+		 * field holds the client, the one X-Ray wants) */
+		if (!*has) {
+			copy_str((char *)m + kept[k].off, kept[k].size, v, vl);
+			*has = true;
 		}
-	} else if (ieq(l, nl, "user-agent")) {
-		if (!m->has_user_agent) {
-			copy_str(m->user_agent, sizeof(m->user_agent), v, vl);
-			m->has_user_agent = true;
-		}
-	} else if (ieq(l, nl, "x-forwarded-for")) {
-		/* the first field holds the client, the one X-Ray wants */
-		if (!m->has_xff) {
-			copy_str(m->xff, sizeof(m->xff), v, vl);
-			m->has_xff = true;
-		}
-	} else if (ieq(l, nl, "x-amzn-trace-id")) {
-		if (!m->has_amzn_trace) {
-			copy_str(m->amzn_trace, sizeof(m->amzn_trace), v, vl);
-			m->has_amzn_trace = true;
-		}
-	} else if (ieq(l, nl, "traceparent")) {
-		if (!m->has_traceparent) {
-			copy_str(m->traceparent, sizeof(m->traceparent), v, vl);
-			m->has_traceparent = true;
-		}
-	} else if (ieq(l, nl, "content-length")) {
+		return 0;
+	}
+	if (ieq(l, nl, "content-length")) {
 		if (parse_content_length(v, vl, &cl) ||
 		    (m->content_length >= 0 && cl != m->content_length))
 			return HTTP_ERR_MALFORMED;
