@@ -24,10 +24,12 @@
 	X(transactions, "transactions completed")                                          \
 	X(incomplete, "transactions ended without a response")                             \
 	X(sampled_out, "transactions not emitted: Sampled=0")                              \
+	X(sampler_dropped, "transactions not emitted: the sampler said no")                \
 	X(segments, "segments written")                                                    \
 	X(subsegments, "independent subsegments written")                                  \
 	X(segment_errors, "documents that did not fit")                                    \
-	X(export_dropped, "documents refused by a full export queue")
+	X(export_dropped, "documents refused by a full export queue")                      \
+	X(xray_dropped, "documents refused by the X-Ray API queue (full or over 64 KB)")
 
 struct xtap_counters {
 #define X(name, help) uint64_t name;

@@ -4,12 +4,19 @@
 #define XTAP_PIPELINE_H
 
 #include "exporter.h"
+#include "sampling.h"
 #include "segment.h"
 #include "txn.h"
+#include "xray_api.h"
 
 struct pipeline {
 	struct segment_config seg;
 	struct exporter *ex;
+	/* Direct PutTraceSegments export (--export api/both); NULL: off. */
+	struct xray_api *xa;
+	/* Decides requests whose trace header left sampling open; NULL:
+	 * every such request is emitted. */
+	struct sampler *sampler;
 };
 
 /* txn_sink_fn for conn_table_init; ctx is a struct pipeline. */

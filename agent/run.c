@@ -8,15 +8,21 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
 #include <bpf/libbpf.h>
+#include "aws_creds.h"
 #include "clock.h"
 #include "cmd.h"
 #include "conn.h"
 #include "counters.h"
 #include "exporter.h"
+#include "http_client.h"
+#include "identity.h"
 #include "loader.h"
 #include "log.h"
 #include "pipeline.h"
+#include "sampling.h"
+#include "xray_api.h"
 
 #define SWEEP_NS 1000000000ull
 /* Poll timeout: BPF wakes the agent only when a backlog builds up, so this
@@ -24,6 +30,8 @@
 #define POLL_MS 50
 #define DRAIN_MS 2000
 #define CGROUPS_MAX 8
+/* A sampling rules file is a few KiB; anything past this is not one. */
+#define RULES_FILE_MAX (1024 * 1024)
 
 static volatile sig_atomic_t stopping;
 
@@ -53,7 +61,28 @@ static void usage(FILE *f)
 		"      --no-daemon          do not send to the daemon\n"
 		"      --no-stdout          do not print segments on stdout\n"
 		"  -o, --output FILE        also append segments to FILE, one JSON document a line\n"
+		"      --export MODE        auto, daemon, api, both or none: where segments go besides\n"
+		"                           stdout and -o (default auto: the daemon if an address is set,\n"
+		"                           else the X-Ray API when a region and credentials are found,\n"
+		"                           else the daemon)\n"
+		"      --region R           AWS region for the X-Ray API (default: $AWS_REGION,\n"
+		"                           $AWS_DEFAULT_REGION, else EC2 instance metadata)\n"
+		"      --xray-endpoint URL  X-Ray API endpoint (default: $AWS_ENDPOINT_URL_XRAY,\n"
+		"                           $AWS_ENDPOINT_URL, else https://xray.REGION.amazonaws.com);\n"
+		"                           without credentials requests go unsigned (a signing proxy)\n"
 		"  -n, --name NAME          segment name (default: $AWS_XRAY_TRACING_NAME, else the process name)\n"
+		"Sampling (requests whose trace header says Sampled=1 or 0 are never resampled):\n"
+		"      --sampling MODE      off: emit every request; local: the rules file, else 1 req/s + 5%%;\n"
+		"                           centralized: X-Ray sampling rules (through the X-Ray API when\n"
+		"                           exporting there, else the daemon's TCP address), local rules\n"
+		"                           while they are unavailable (default: centralized when exporting\n"
+		"                           to the X-Ray API, else local with --sampling-rules, else off)\n"
+		"      --sampling-rules F   local rules, the X-Ray SDKs' JSON format (version 1 or 2)\n"
+		"Platform (aws.ec2 / aws.eks and origin in segments):\n"
+		"      --platform P         auto, ec2, eks or none (default auto: eks with a cluster name,\n"
+		"                           else ec2 on an EC2 host whose instance metadata answers)\n"
+		"      --eks-cluster NAME   EKS cluster name (default: k8s.cluster.name in\n"
+		"                           $OTEL_RESOURCE_ATTRIBUTES)\n"
 		"      --stats-interval S   log the counters every S seconds (default 0: at exit only)\n"
 		"  -v, --verbose            debug output, libbpf's included\n"
 		"  -q, --quiet              errors only\n"
@@ -89,6 +118,19 @@ static void log_counters(struct loader *l, const struct exporter_stats *es)
 	       es->lines_written, es->write_errors, es->queue_depth);
 }
 
+static void log_xray(const struct xray_api_stats *xs)
+{
+	uint64_t refreshed, failed;
+
+	aws_creds_counts(&refreshed, &failed);
+	p_info("xray: submitted=%" PRIu64 " sent=%" PRIu64 " batches=%" PRIu64 " retries=%" PRIu64
+	       " failed=%" PRIu64 " rejected=%" PRIu64 " unprocessed=%" PRIu64
+	       " dropped_full=%" PRIu64 " too_large=%" PRIu64 " queue_depth=%" PRIu64
+	       " creds_refreshed=%" PRIu64 " creds_failed=%" PRIu64,
+	       xs->submitted, xs->sent, xs->batches, xs->retries, xs->failed, xs->rejected,
+	       xs->unprocessed, xs->dropped_full, xs->too_large, xs->queue_depth, refreshed, failed);
+}
+
 static int on_record(void *ctx, void *data, size_t size)
 {
 	(void)ctx;
@@ -107,7 +149,61 @@ enum {
 	OPT_NO_DAEMON,
 	OPT_NO_STDOUT,
 	OPT_STATS,
+	OPT_SAMPLING,
+	OPT_SAMPLING_RULES,
+	OPT_PLATFORM,
+	OPT_EKS_CLUSTER,
+	OPT_EXPORT,
+	OPT_REGION,
+	OPT_XRAY_ENDPOINT,
 };
+
+/* The rules file, NUL-terminated and malloc'd, or NULL (reported). */
+static char *read_rules_file(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *buf;
+	size_t n;
+
+	if (!f) {
+		p_err("--sampling-rules %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	buf = malloc(RULES_FILE_MAX + 1);
+	n = buf ? fread(buf, 1, RULES_FILE_MAX + 1, f) : 0;
+	if (!buf || ferror(f) || n > RULES_FILE_MAX) {
+		p_err("--sampling-rules %s: %s", path,
+		      !buf ? "out of memory" : ferror(f) ? "read error" : "larger than 1 MiB");
+		free(buf);
+		fclose(f);
+		return NULL;
+	}
+	fclose(f);
+	buf[n] = '\0';
+	return buf;
+}
+
+/* "http://host:port" of the daemon's TCP address, where it proxies the
+ * sampling APIs (xray.md §3.2). */
+static int daemon_tcp_url(const struct daemon_addr *d, char *out, size_t n)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	if (d->tcp.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const void *)&d->tcp;
+
+		inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
+		snprintf(out, n, "http://[%s]:%u", ip, ntohs(a->sin6_port));
+	} else if (d->tcp.ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const void *)&d->tcp;
+
+		inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
+		snprintf(out, n, "http://%s:%u", ip, ntohs(a->sin_port));
+	} else {
+		return -EINVAL;
+	}
+	return 0;
+}
 
 int do_run(int argc, char **argv)
 {
@@ -123,6 +219,13 @@ int do_run(int argc, char **argv)
 		{ "output", required_argument, NULL, 'o' },
 		{ "name", required_argument, NULL, 'n' },
 		{ "stats-interval", required_argument, NULL, OPT_STATS },
+		{ "sampling", required_argument, NULL, OPT_SAMPLING },
+		{ "sampling-rules", required_argument, NULL, OPT_SAMPLING_RULES },
+		{ "platform", required_argument, NULL, OPT_PLATFORM },
+		{ "eks-cluster", required_argument, NULL, OPT_EKS_CLUSTER },
+		{ "export", required_argument, NULL, OPT_EXPORT },
+		{ "region", required_argument, NULL, OPT_REGION },
+		{ "xray-endpoint", required_argument, NULL, OPT_XRAY_ENDPOINT },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -139,6 +242,15 @@ int do_run(int argc, char **argv)
 	struct ring_buffer *rb = NULL;
 	struct loader *l = NULL;
 	uint64_t stats_every = 0, last_sweep, last_stats;
+	struct sampling_config sc = { .mode = SAMPLING_OFF };
+	const char *sampling = NULL, *rules_path = NULL, *cluster = NULL;
+	enum xtap_platform platform = PLATFORM_AUTO;
+	static struct xtap_identity ident; /* read by segments until the end */
+	char cluster_env[EKS_CLUSTER_MAX + 1], daemon_url[80];
+	char *rules_json = NULL;
+	enum xray_export_mode export_mode = XRAY_EXPORT_AUTO;
+	const char *region = NULL, *xray_endpoint = NULL;
+	bool no_daemon = false, use_api = false, daemon_explicit;
 	char errbuf[256];
 	long v;
 	int opt, err;
@@ -195,7 +307,19 @@ int do_run(int argc, char **argv)
 			daemon = optarg;
 			break;
 		case OPT_NO_DAEMON:
-			ec.udp = false;
+			no_daemon = true;
+			break;
+		case OPT_EXPORT:
+			if (xray_export_mode_parse(optarg, &export_mode)) {
+				p_err("--export '%s': expected auto, daemon, api, both or none", optarg);
+				return XTAP_EXIT_USAGE;
+			}
+			break;
+		case OPT_REGION:
+			region = optarg;
+			break;
+		case OPT_XRAY_ENDPOINT:
+			xray_endpoint = optarg;
 			break;
 		case OPT_NO_STDOUT:
 			ec.to_stdout = false;
@@ -212,6 +336,26 @@ int do_run(int argc, char **argv)
 				return XTAP_EXIT_USAGE;
 			}
 			stats_every = (uint64_t)v * 1000000000ull;
+			break;
+		case OPT_SAMPLING:
+			if (strcmp(optarg, "off") && strcmp(optarg, "local") &&
+			    strcmp(optarg, "centralized")) {
+				p_err("--sampling '%s': expected off, local or centralized", optarg);
+				return XTAP_EXIT_USAGE;
+			}
+			sampling = optarg;
+			break;
+		case OPT_SAMPLING_RULES:
+			rules_path = optarg;
+			break;
+		case OPT_PLATFORM:
+			if (identity_platform_parse(optarg, &platform)) {
+				p_err("--platform '%s': expected auto, ec2, eks or none", optarg);
+				return XTAP_EXIT_USAGE;
+			}
+			break;
+		case OPT_EKS_CLUSTER:
+			cluster = optarg;
 			break;
 		case 'v':
 			log_set_level(LOG_DEBUG);
@@ -234,6 +378,10 @@ int do_run(int argc, char **argv)
 	lo.pids = pids;
 	lo.ports = ports;
 	lo.cgroups = cgroups;
+	/* the address is checked unless --no-daemon, whatever --export
+	 * decides below */
+	daemon_explicit = daemon && *daemon;
+	ec.udp = !no_daemon;
 	if (ec.udp) {
 		if (!daemon || !*daemon)
 			daemon = DAEMON_DEFAULT_ADDR;
@@ -242,6 +390,83 @@ int do_run(int argc, char **argv)
 			return XTAP_EXIT_USAGE;
 		}
 	}
+	/* after the address check (a bad address is the only line printed);
+	 * before sampling, which follows the export path. --no-daemon still
+	 * turns UDP off whatever the mode. */
+	if (xray_export_setup(export_mode, region, xray_endpoint, daemon_explicit, &ec.udp,
+			      &use_api)) {
+		aws_creds_stop();
+		return XTAP_EXIT_USAGE;
+	}
+	if (no_daemon)
+		ec.udp = false;
+
+	/* Sampling. With the X-Ray API as a sink, centralized, as the SDKs
+	 * default to; otherwise "emit everything" (xtap's behaviour so far,
+	 * which stdout/file/daemon users rely on) unless a rules file is
+	 * given. See README, "Sampling". */
+	if (!sampling)
+		sampling = use_api ? "centralized" : rules_path ? "local" : "off";
+	if (!strcmp(sampling, "local"))
+		sc.mode = SAMPLING_LOCAL;
+	else if (!strcmp(sampling, "centralized"))
+		sc.mode = SAMPLING_CENTRALIZED;
+	if (sc.mode == SAMPLING_OFF && rules_path) {
+		p_err("--sampling-rules: not used with --sampling off");
+		aws_creds_stop();
+		return XTAP_EXIT_USAGE;
+	}
+	if (sc.mode == SAMPLING_CENTRALIZED && use_api) {
+		sc.post = sampling_xray_post;
+	} else if (sc.mode == SAMPLING_CENTRALIZED) {
+		struct daemon_addr da;
+		const char *d = daemon && *daemon ? daemon : DAEMON_DEFAULT_ADDR;
+
+		if (daemon_addr_parse(d, &da, errbuf, sizeof(errbuf)) ||
+		    daemon_tcp_url(&da, daemon_url, sizeof(daemon_url))) {
+			p_err("--sampling centralized: daemon address: %s", errbuf);
+			aws_creds_stop();
+			return XTAP_EXIT_USAGE;
+		}
+		if (http_client_global_init()) {
+			p_err("--sampling centralized: libcurl initialisation failed");
+			aws_creds_stop();
+			return XTAP_EXIT_FAIL;
+		}
+		sc.post = sampling_daemon_post;
+		sc.post_ctx = daemon_url;
+	}
+	/* tests only: a shorter SamplingTargets period than the SDKs' 10 s */
+	if (getenv("XTAP_TEST_TARGETS_PERIOD") &&
+	    !parse_long(getenv("XTAP_TEST_TARGETS_PERIOD"), 1, 10, &v))
+		sc.targets_period = (double)v;
+	if (rules_path) {
+		rules_json = read_rules_file(rules_path);
+		if (!rules_json) {
+			aws_creds_stop();
+			return XTAP_EXIT_USAGE;
+		}
+		sc.local_rules_json = rules_json;
+	}
+	if (sc.mode != SAMPLING_OFF) {
+		err = sampler_create(&sc, &pl.sampler, errbuf, sizeof(errbuf));
+		free(rules_json);
+		if (err) {
+			p_err("sampling%s%s: %s", rules_path ? " rules " : "", rules_path ? rules_path : "",
+			      errbuf);
+			aws_creds_stop();
+			return XTAP_EXIT_USAGE;
+		}
+	}
+	if (!cluster && identity_cluster_from_env(cluster_env))
+		cluster = cluster_env;
+	if (identity_start(&ident, platform, cluster, errbuf, sizeof(errbuf))) {
+		p_err("--platform: %s", errbuf);
+		sampler_destroy(pl.sampler);
+		aws_creds_stop();
+		return XTAP_EXIT_USAGE;
+	}
+	pl.seg.identity = &ident;
 
 	log_hook_libbpf();
 	signal(SIGPIPE, SIG_IGN);
@@ -251,12 +476,26 @@ int do_run(int argc, char **argv)
 
 	err = tracefs_ensure();
 	if (err)
-		return XTAP_EXIT_FAIL;
+		goto out;
 	pl.ex = exporter_start(&ec);
 	if (!pl.ex) {
+		err = errno ? -errno : -EIO;
 		p_err("start exporter: %s%s%s", strerror(errno), ec.file ? " (output file " : "",
 		      ec.file ? ec.file : "");
-		return XTAP_EXIT_FAIL;
+		goto out;
+	}
+	if (use_api) {
+		pl.xa = xray_api_start();
+		if (!pl.xa) {
+			err = -errno;
+			p_err("start X-Ray API exporter: %s", strerror(errno));
+			goto out;
+		}
+	}
+	err = sampler_start(pl.sampler);
+	if (err) {
+		p_err("sampling thread: %s", strerror(-err));
+		goto out;
 	}
 	err = loader_open(&lo, &l);
 	if (err)
@@ -297,6 +536,12 @@ int do_run(int argc, char **argv)
 
 			exporter_get_stats(pl.ex, &es);
 			log_counters(l, &es);
+			if (pl.xa) {
+				struct xray_api_stats xs;
+
+				xray_api_get_stats(pl.xa, &xs);
+				log_xray(&xs);
+			}
 			last_stats = now;
 		}
 	}
@@ -305,6 +550,14 @@ int do_run(int argc, char **argv)
 	conn_table_flush();
 out:
 	ring_buffer__free(rb);
+	if (pl.xa) {
+		struct xray_api_stats xs;
+
+		/* stopped first: it has the network to wait for; the
+		 * deadline is shared with the local sinks' drain */
+		xray_api_stop(pl.xa, DRAIN_MS, &xs);
+		log_xray(&xs);
+	}
 	if (pl.ex) {
 		struct exporter_stats es;
 
@@ -312,6 +565,11 @@ out:
 		if (l)
 			log_counters(l, &es);
 	}
+	/* after the flush (the pipeline used it until then), before the
+	 * credentials its X-Ray calls sign with */
+	sampler_destroy(pl.sampler);
+	aws_creds_stop();
 	loader_close(l);
+	identity_stop(&ident);
 	return err ? XTAP_EXIT_FAIL : 0;
 }

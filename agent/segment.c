@@ -362,9 +362,45 @@ static void write_response_obj(struct jw *w, const struct xtap_txn *t)
 	jw_obj_end(w);
 }
 
+static void kv_nonempty(struct jw *w, const char *key, const char *v, size_t cap)
+{
+	size_t n = field_len(v, cap);
+
+	if (n)
+		kv_strn_cut(w, key, v, n, STR_MAX_CHARS);
+}
+
+/* aws.ec2 (the instance identity document, named as Node's ec2_plugin) or
+ * aws.eks (OTel's EKSMetadata keys; pod and container_id only when the
+ * transaction carries them), inside the open aws object. */
+static void write_platform(struct jw *w, const struct xtap_txn *t, const struct xtap_identity *idn)
+{
+	if (!idn)
+		return;
+	if (idn->platform == PLATFORM_EC2) {
+		jw_key(w, "ec2");
+		jw_obj_begin(w);
+		kv_nonempty(w, "instance_id", idn->ec2.instance_id, sizeof(idn->ec2.instance_id));
+		kv_nonempty(w, "availability_zone", idn->ec2.availability_zone,
+			    sizeof(idn->ec2.availability_zone));
+		kv_nonempty(w, "instance_size", idn->ec2.instance_size,
+			    sizeof(idn->ec2.instance_size));
+		kv_nonempty(w, "ami_id", idn->ec2.ami_id, sizeof(idn->ec2.ami_id));
+		jw_obj_end(w);
+	} else if (idn->platform == PLATFORM_EKS) {
+		jw_key(w, "eks");
+		jw_obj_begin(w);
+		kv_nonempty(w, "cluster_name", idn->cluster_name, sizeof(idn->cluster_name));
+		kv_nonempty(w, "pod", t->k8s_pod, sizeof(t->k8s_pod));
+		kv_nonempty(w, "container_id", t->container_id, sizeof(t->container_id));
+		jw_obj_end(w);
+	}
+}
+
 static void write_server(struct jw *w, const struct xtap_txn *t, const struct trace_ctx *ctx,
 			 const struct segment_config *cfg, const char *trace_id, const char *id)
 {
+	const struct xtap_identity *idn;
 	char name[NAME_MAX_CHARS * 4 + 1];
 	char url[URL_BUF];
 	const char *ip;
@@ -388,15 +424,22 @@ static void write_server(struct jw *w, const struct xtap_txn *t, const struct tr
 	if (ctx && ctx->parent_id[0])
 		jw_kv_str(w, "parent_id", ctx->parent_id);
 
+	idn = cfg ? identity_get(cfg->identity) : NULL;
 	jw_key(w, "aws");
 	jw_obj_begin(w);
+	write_platform(w, t, idn);
 	jw_key(w, "xray");
 	jw_obj_begin(w);
 	jw_kv_str(w, "sdk", "xtap");
 	jw_kv_str(w, "sdk_version", cfg && cfg->sdk_version ? cfg->sdk_version : XTAP_VERSION);
 	jw_kv_bool(w, "auto_instrumentation", true);
+	if (cfg && cfg->rule_name && cfg->rule_name[0])
+		jw_kv_str(w, "rule_name", cfg->rule_name);
 	jw_obj_end(w);
 	jw_obj_end(w);
+	/* Node's order: aws, then origin (xray.md §7.3) */
+	if (idn && idn->origin)
+		jw_kv_str(w, "origin", idn->origin);
 
 	write_annotations(w, t, url);
 	write_metadata(w, t);

@@ -4,6 +4,7 @@
 #define XTAP_SEGMENT_H
 
 #include <stddef.h>
+#include "identity.h"
 #include "txn.h"
 #include "trace_header.h"
 
@@ -13,6 +14,12 @@
 struct segment_config {
 	const char *name; /* AWS_XRAY_TRACING_NAME; NULL: the process name (comm) */
 	const char *sdk_version; /* aws.xray.sdk_version */
+	/* Where xtap runs: aws.ec2 / aws.eks and origin on segments. NULL, or
+	 * not known yet (identity_get() NULL): none. */
+	const struct xtap_identity *identity;
+	/* Per document, set by the pipeline on its copy: the centralized
+	 * sampling rule that matched (aws.xray.rule_name). NULL or "": none. */
+	const char *rule_name;
 };
 
 /* Decide the trace context of a transaction from its request headers:

@@ -10,6 +10,8 @@
 
 #define TXN_IP_MAX 46 /* INET6_ADDRSTRLEN */
 #define TXN_EXE_MAX 256
+#define TXN_POD_MAX 254 /* a pod name is a DNS subdomain: <= 253 */
+#define TXN_CONTAINER_ID_MAX 65 /* 64 hex */
 
 struct xtap_txn {
 	uint8_t role; /* enum xtap_role: SERVER gives a segment, CLIENT a subsegment */
@@ -21,6 +23,11 @@ struct xtap_txn {
 	uint32_t tid;
 	char comm[XTAP_COMM_LEN];
 	char exe[TXN_EXE_MAX];
+	/* Optional Kubernetes metadata for aws.eks (pod, container_id), filled
+	 * by the Kubernetes metadata lookup when there is one; "" = unknown.
+	 * Kept before `method` so conn.c's per-request memset clears them. */
+	char k8s_pod[TXN_POD_MAX];
+	char container_id[TXN_CONTAINER_ID_MAX];
 	/* request */
 	char method[HTTP_METHOD_MAX];
 	char target[HTTP_TARGET_MAX];
