@@ -26,6 +26,7 @@
 
 #include "aws_creds.h"
 #include "http_client.h"
+#include "imds.h"
 #include "log.h"
 
 /* Refresh this long before expiry (botocore: advisory 15 min, mandatory
@@ -46,9 +47,7 @@
 #define ROLE_NAME_MAX 128
 #define ERR_MAX 256
 
-#define IMDS_DEFAULT "http://169.254.169.254"
-/* IMDS: 1 s and one attempt, as botocore; the token lives 6 h. */
-#define IMDS_TIMEOUT_MS 1000
+/* IMDS (imds.h: 1 s and one attempt, as botocore); the token lives 6 h. */
 #define IMDS_TOKEN_TTL "21600"
 /* Container provider: 2 s, 3 attempts, 1 s apart (botocore). */
 #define CONTAINER_TIMEOUT_MS 2000
@@ -111,13 +110,6 @@ static const char *env(const char *name)
 	const char *v = getenv(name);
 
 	return v && *v ? v : NULL;
-}
-
-static bool imds_disabled(void)
-{
-	const char *v = env("AWS_EC2_METADATA_DISABLED");
-
-	return v && !strcasecmp(v, "true");
 }
 
 enum aws_creds_source aws_creds_pick_source(void)
@@ -816,98 +808,18 @@ static int fetch_container(struct aws_creds *c, char *err, size_t errlen)
 	return rc;
 }
 
-static void imds_base(char *out, size_t n)
-{
-	const char *e = env("AWS_EC2_METADATA_SERVICE_ENDPOINT");
-
-	if (!e || base_url(e, out, n))
-		snprintf(out, n, "%s", IMDS_DEFAULT);
-}
-
-/* IMDSv2 GET of path; body malloc'ed into *out. */
-static int imds_get(const char *base, const char *token, const char *path, char **out,
-		    size_t *len, char *err, size_t errlen)
-{
-	char url[URL_MAX], hdr[256], herr[ERR_MAX];
-	struct http_resp r;
-	int rc;
-
-	snprintf(url, sizeof(url), "%s%s", base, path);
-	snprintf(hdr, sizeof(hdr), "X-aws-ec2-metadata-token: %s", token);
-	{
-		struct http_req req = {
-			.method = "GET",
-			.url = url,
-			.headers = { hdr },
-			.connect_timeout_ms = IMDS_TIMEOUT_MS,
-			.timeout_ms = IMDS_TIMEOUT_MS,
-			.direct = true,
-		};
-
-		rc = http_request(&req, &r, herr, sizeof(herr));
-	}
-	if (rc) {
-		errf(err, errlen, "IMDS %s: %s", path, herr);
-		return rc;
-	}
-	if (r.status != 200 || !r.body) {
-		errf(err, errlen, "IMDS %s: HTTP %ld", path, r.status);
-		free(r.body);
-		return r.status == 404 ? -ENOENT : -EIO;
-	}
-	*out = r.body;
-	*len = r.len;
-	return 0;
-}
-
-static int imds_token(const char *base, char *tok, size_t n, char *err, size_t errlen)
-{
-	char url[URL_MAX], herr[ERR_MAX];
-	struct http_resp r;
-	struct http_req req = {
-		.method = "PUT",
-		.url = url,
-		.headers = { "X-aws-ec2-metadata-token-ttl-seconds: " IMDS_TOKEN_TTL },
-		.body = "",
-		.body_len = 0,
-		.connect_timeout_ms = IMDS_TIMEOUT_MS,
-		.timeout_ms = IMDS_TIMEOUT_MS,
-		.direct = true,
-	};
-	int rc;
-
-	snprintf(url, sizeof(url), "%s/latest/api/token", base);
-	rc = http_request(&req, &r, herr, sizeof(herr));
-	if (rc) {
-		errf(err, errlen, "IMDS token: %s", herr);
-		return rc;
-	}
-	if (r.status != 200 || !r.body || r.len >= n || strpbrk(r.body, "\r\n")) {
-		/* 403/404/405: IMDSv2 off or hop limit too low (xray.md §6.4);
-		 * we do not fall back to IMDSv1 */
-		errf(err, errlen, "IMDS token: HTTP %ld%s", r.status,
-			 r.status == 403 ? " (hop limit?)" : "");
-		free(r.body);
-		return -EIO;
-	}
-	memcpy(tok, r.body, r.len + 1);
-	explicit_bzero(r.body, r.len);
-	free(r.body);
-	return 0;
-}
-
 static int fetch_imds(struct aws_creds *c, char *err, size_t errlen)
 {
-	char base[URL_MAX], tok[128], path[64 + ROLE_NAME_MAX], *role = NULL, *body = NULL;
+	char base[IMDS_BASE_MAX], tok[128], path[64 + ROLE_NAME_MAX], *role = NULL, *body = NULL;
 	size_t len;
 	int rc;
 
-	imds_base(base, sizeof(base));
-	rc = imds_token(base, tok, sizeof(tok), err, errlen);
+	imds_base(base, sizeof(base)); /* a bad override: the default, as botocore */
+	rc = imds_token(base, IMDS_TOKEN_TTL, tok, sizeof(tok), NULL, NULL, err, errlen);
 	if (rc)
 		return rc;
-	rc = imds_get(base, tok, "/latest/meta-data/iam/security-credentials/", &role, &len, err,
-		      errlen);
+	rc = imds_get(base, tok, "/latest/meta-data/iam/security-credentials/", NULL, NULL, &role,
+		      &len, err, errlen);
 	if (rc)
 		goto out;
 	/* one role per instance profile; take the first line */
@@ -918,7 +830,7 @@ static int fetch_imds(struct aws_creds *c, char *err, size_t errlen)
 		goto out;
 	}
 	snprintf(path, sizeof(path), "/latest/meta-data/iam/security-credentials/%s", role);
-	rc = imds_get(base, tok, path, &body, &len, err, errlen);
+	rc = imds_get(base, tok, path, NULL, NULL, &body, &len, err, errlen);
 	if (rc)
 		goto out;
 	rc = aws_creds_parse_json(body, len, c, err, errlen);
@@ -938,17 +850,17 @@ out:
 
 static int imds_region(char *out, size_t n, char *err, size_t errlen)
 {
-	char base[URL_MAX], tok[128], *body = NULL;
+	char base[IMDS_BASE_MAX], tok[128], *body = NULL;
 	json_t *doc;
 	size_t len;
 	int rc;
 
 	imds_base(base, sizeof(base));
-	rc = imds_token(base, tok, sizeof(tok), err, errlen);
+	rc = imds_token(base, IMDS_TOKEN_TTL, tok, sizeof(tok), NULL, NULL, err, errlen);
 	if (rc)
 		return rc;
-	rc = imds_get(base, tok, "/latest/dynamic/instance-identity/document", &body, &len, err,
-		      errlen);
+	rc = imds_get(base, tok, "/latest/dynamic/instance-identity/document", NULL, NULL, &body,
+		      &len, err, errlen);
 	if (!rc) {
 		const char *r;
 
@@ -968,8 +880,8 @@ static int imds_region(char *out, size_t n, char *err, size_t errlen)
 		/* older path, plain text */
 		char e2[ERR_MAX];
 
-		if (!imds_get(base, tok, "/latest/meta-data/placement/region", &body, &len, e2,
-			      sizeof(e2)) &&
+		if (!imds_get(base, tok, "/latest/meta-data/placement/region", NULL, NULL, &body,
+			      &len, e2, sizeof(e2)) &&
 		    len && len < n && !strpbrk(body, "\r\n/")) {
 			strcpy(out, body);
 			rc = 0;

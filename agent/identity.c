@@ -12,7 +12,6 @@
 #include "log.h"
 
 #define IDENTITY_DOC_PATH "/latest/dynamic/instance-identity/document"
-#define IMDS_TOKEN_PATH "/latest/api/token"
 
 int identity_platform_parse(const char *s, enum xtap_platform *out)
 {
@@ -109,13 +108,6 @@ bool identity_cluster_from_env(char *out)
 	return false;
 }
 
-static bool imds_disabled(void)
-{
-	const char *v = getenv("AWS_EC2_METADATA_DISABLED");
-
-	return v && !strcasecmp(v, "true");
-}
-
 static bool should_cancel(void *arg)
 {
 	struct xtap_identity *id = arg;
@@ -129,45 +121,24 @@ static bool should_cancel(void *arg)
  * 2 x IMDS_TIMEOUT_MS, on this thread. */
 static int imds_fetch(struct xtap_identity *id, struct ec2_identity *out)
 {
-	char url[sizeof(id->endpoint_) + 64], tokhdr[256], why[256] = "";
-	struct http_req req = {
-		.method = "PUT",
-		.url = url,
-		.headers = { "X-aws-ec2-metadata-token-ttl-seconds: " IMDS_TOKEN_TTL },
-		.body = "",
-		.connect_timeout_ms = IMDS_TIMEOUT_MS,
-		.timeout_ms = IMDS_TIMEOUT_MS,
-		.cancel = should_cancel,
-		.cancel_arg = id,
-	};
-	struct http_resp r;
+	char tok[128] = "", why[256] = "", *body = NULL;
+	size_t len;
 	int err;
 
-	snprintf(url, sizeof(url), "%s%s", id->endpoint_, IMDS_TOKEN_PATH);
-	err = http_request(&req, &r, why, sizeof(why));
-	tokhdr[0] = '\0';
-	if (!err && r.status == 200 && r.body && r.len < sizeof(tokhdr) - 32) {
-		snprintf(tokhdr, sizeof(tokhdr), "X-aws-ec2-metadata-token: %s", r.body);
-	} else if (err || (r.status != 403 && r.status != 404 && r.status != 405)) {
-		p_dbg("identity: IMDS token from %s: %s", url,
-		      err ? (why[0] ? why : strerror(-err)) : "unexpected answer");
-		free(r.body);
-		return err ? err : -EIO;
+	err = imds_token(id->endpoint_, IDENTITY_IMDS_TOKEN_TTL, tok, sizeof(tok), should_cancel, id, why,
+			 sizeof(why));
+	if (err && err != -EOPNOTSUPP) {
+		p_dbg("identity: %s", why);
+		return err;
 	}
-	free(r.body);
-
-	snprintf(url, sizeof(url), "%s%s", id->endpoint_, IDENTITY_DOC_PATH);
-	req.method = "GET";
-	req.body = NULL;
-	req.headers[0] = tokhdr[0] ? tokhdr : NULL;
-	err = http_request(&req, &r, why, sizeof(why));
-	if (!err && r.status != 200)
-		err = -EIO;
-	if (!err && (!r.body || identity_parse_document(r.body, out)))
+	err = imds_get(id->endpoint_, tok, IDENTITY_DOC_PATH, should_cancel, id, &body, &len, why,
+		       sizeof(why));
+	explicit_bzero(tok, sizeof(tok));
+	if (!err && identity_parse_document(body, out))
 		err = -EBADMSG;
 	if (err)
-		p_dbg("identity: %s: %s (HTTP %ld)", url, why[0] ? why : strerror(-err), r.status);
-	free(r.body);
+		p_dbg("identity: %s", err == -EBADMSG ? "bad instance identity document" : why);
+	free(body);
 	return err;
 }
 
@@ -199,8 +170,6 @@ static void *fetch_thread(void *arg)
 int identity_start(struct xtap_identity *id, enum xtap_platform mode, const char *cluster,
 		   char *err, size_t errlen)
 {
-	const char *ep;
-	size_t n;
 	int ret;
 
 	memset(id, 0, sizeof(*id));
@@ -233,19 +202,12 @@ int identity_start(struct xtap_identity *id, enum xtap_platform mode, const char
 			p_warn("identity: --platform ec2 but AWS_EC2_METADATA_DISABLED=true: no aws.ec2");
 		goto none;
 	}
-	ep = getenv("AWS_EC2_METADATA_SERVICE_ENDPOINT");
-	if (!ep || !*ep)
-		ep = IMDS_DEFAULT_ENDPOINT;
-	n = strlen(ep);
-	while (n && ep[n - 1] == '/')
-		n--;
-	if (n >= sizeof(id->endpoint_)) {
-		snprintf(err, errlen, "AWS_EC2_METADATA_SERVICE_ENDPOINT longer than %zu bytes",
+	if (imds_base(id->endpoint_, sizeof(id->endpoint_))) {
+		snprintf(err, errlen,
+			 "AWS_EC2_METADATA_SERVICE_ENDPOINT: expected an http(s) URL of at most %zu bytes",
 			 sizeof(id->endpoint_) - 1);
 		return -EINVAL;
 	}
-	memcpy(id->endpoint_, ep, n);
-	id->endpoint_[n] = '\0';
 	ret = http_client_global_init();
 	if (ret) {
 		snprintf(err, errlen, "libcurl initialisation failed");

@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include "imds.h"
 
 enum xtap_platform {
 	PLATFORM_AUTO, /* eks when a cluster name is given, else ec2 when IMDS answers, else none */
@@ -27,9 +28,8 @@ enum xtap_platform {
 #define IDENTITY_FIELD_MAX 63
 #define EKS_CLUSTER_MAX 100 /* EKS cluster names: 1..100 characters */
 
-#define IMDS_DEFAULT_ENDPOINT "http://169.254.169.254"
-#define IMDS_TIMEOUT_MS 1000L /* per request, as botocore and the Node plugin */
-#define IMDS_TOKEN_TTL "60" /* seconds: the token is used once, right away */
+/* seconds: the identity fetch uses its IMDS token once, right away */
+#define IDENTITY_IMDS_TOKEN_TTL "60"
 
 struct ec2_identity {
 	char instance_id[IDENTITY_FIELD_MAX + 1];
@@ -53,7 +53,7 @@ struct xtap_identity {
 	atomic_bool stop_;
 	bool started_;
 	pthread_t thread_;
-	char endpoint_[256];
+	char endpoint_[IMDS_BASE_MAX];
 };
 
 /* Resolve the platform: EKS at once; EC2 (explicit or auto) by starting the
