@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
-/* Credentials and region: see aws_creds.h, and xray.md §6 for the providers.
+/* Credentials and region: see aws_creds.h.
  *
  * One provider is chosen at start (the first the environment configures,
  * as botocore does) and kept: a provider that is configured but failing is
@@ -676,7 +676,7 @@ static int fetch_web_identity(struct aws_creds *c, char *err, size_t errlen)
 		return rc;
 	}
 	{
-		/* unsigned: AssumeRoleWithWebIdentity is noAuth (xray.md §6.2) */
+		/* unsigned: AssumeRoleWithWebIdentity is noAuth (the AWS SDKs' credential providers) */
 		struct http_req req = {
 			.method = "POST",
 			.url = url,

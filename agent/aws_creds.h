@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /* AWS credentials and region for the agent's own API calls (X-Ray direct
- * export, sampling). The standard chain (xray.md §6): environment, web
+ * export, sampling). The standard chain (the AWS SDKs' credential providers): environment, web
  * identity (IRSA), container provider (ECS / EKS Pod Identity), EC2 IMDSv2.
  *
  * Usage: aws_creds_start() once at start-up (it fetches the first

@@ -31,7 +31,7 @@
 #define DAEMON_HEADER "{\"format\":\"json\",\"version\":1}\n"
 #define DAEMON_HEADER_LEN (sizeof(DAEMON_HEADER) - 1)
 /* The daemon reads 64 KiB per datagram and IPv4 caps UDP payloads at
- * 65507 bytes; stay under both with margin (xray.md §2.2). */
+ * 65507 bytes; stay under both with margin (the X-Ray daemon). */
 #define UDP_DATAGRAM_MAX 65000
 
 /* How long exporter_stop() waits past its deadline for a sink write that is

@@ -29,7 +29,7 @@ struct daemon_addr {
 
 /* Parse AWS_XRAY_DAEMON_ADDRESS: "host:port" (both UDP and TCP) or
  * "tcp:host:port udp:host:port" in either order, both parts required
- * (xray.md §2.3). IPv6 hosts in brackets. Numeric hosts and "localhost".
+ * (the X-Ray daemon). IPv6 hosts in brackets. Numeric hosts and "localhost".
  * Returns 0 or -EINVAL, with a one-line reason in err (errlen bytes). */
 int daemon_addr_parse(const char *s, struct daemon_addr *out, char *err, size_t errlen);
 

@@ -162,7 +162,7 @@ int http_request(const struct http_req *req, struct http_resp *resp, char *err, 
 	}
 	if (req->body) {
 		/* POSTFIELDS, not a read callback: libcurl's SigV4 hashes
-		 * only POSTFIELDS (xray.md §5.1) */
+		 * only POSTFIELDS (libcurl's CURLOPT_AWS_SIGV4) */
 		curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
 		curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body);
 	}

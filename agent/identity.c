@@ -116,7 +116,7 @@ static bool should_cancel(void *arg)
 }
 
 /* IMDSv2: a token, then the document. A token refused with 403/404/405
- * means IMDSv1 only (xray.md §6.4): the GET is tried without one, as the
+ * means IMDSv1 only (the AWS SDKs' credential providers): the GET is tried without one, as the
  * Node plugin does. One attempt each: a missing IMDS costs at most
  * 2 x IMDS_TIMEOUT_MS, on this thread. */
 static int imds_fetch(struct xtap_identity *id, struct ec2_identity *out)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /* Where xtap runs, for the segments' aws.ec2 / aws.eks and origin
- * (xray.md §1.9): the EC2 instance identity document from IMDSv2 (§6.4),
+ * (the X-Ray segment document format): the EC2 instance identity document from IMDSv2,
  * or an EKS cluster name from configuration. The document is fetched once,
  * on a background thread, so start-up never waits on IMDS; segments written
  * before it arrives simply lack it. */

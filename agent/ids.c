@@ -10,7 +10,7 @@
 #include "ids.h"
 
 /* Trace ids end up in response headers, so AWS asks for a secure source
- * (xray.md §1.3). One getrandom() per 4 KiB serves ~200 trace ids or 512
+ * (the X-Ray segment document format). One getrandom() per 4 KiB serves ~200 trace ids or 512
  * span ids. */
 #define POOL_SIZE 4096
 

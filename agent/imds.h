@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* EC2 instance metadata (IMDS, xray.md §6.4): the endpoint, an IMDSv2
+/* EC2 instance metadata (IMDS, the AWS SDKs' credential providers): the endpoint, an IMDSv2
  * token, GETs. Shared by the credential chain and the platform identity.
  * Always direct (never through a proxy), one attempt, IMDS_TIMEOUT_MS. */
 #ifndef XTAP_IMDS_H

@@ -184,7 +184,7 @@ static char *read_rules_file(const char *path)
 }
 
 /* "http://host:port" of the daemon's TCP address, where it proxies the
- * sampling APIs (xray.md §3.2). */
+ * sampling APIs (the X-Ray API reference). */
 static int daemon_tcp_url(const struct daemon_addr *d, char *out, size_t n)
 {
 	char ip[INET6_ADDRSTRLEN];

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* Local and centralized sampling, after the Node SDK's default_sampler.js,
- * reservoir.js, rule_cache.js and local_sampler.js (xray.md §3.2). */
+ * reservoir.js, rule_cache.js and local_sampler.js (the X-Ray API reference). */
 #include <ctype.h>
 #include <errno.h>
 #include <pthread.h>

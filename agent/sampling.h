@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* Sampling: which untraced requests become documents (xray.md §3.2).
+/* Sampling: which untraced requests become documents (the X-Ray API reference).
  * Local rules (the SDKs' JSON file, version 1 or 2, or the built-in 1/s +
  * 5%) or centralized rules from GetSamplingRules, with reservoir quotas
  * from SamplingTargets. A background thread talks to the service; the
@@ -19,7 +19,7 @@ enum sampling_mode {
 };
 
 /* Bounds. X-Ray allows 32-char rule names and the field lengths below
- * (xray.md §3.2); local files get the same field budget so one struct
+ * (the X-Ray API reference); local files get the same field budget so one struct
  * serves both. A rule longer than these is refused (local) or skipped
  * (centralized), never cut: a cut glob would match other requests. */
 #define SAMPLING_RULES_MAX 128 /* per source; more are ignored (logged) */
@@ -28,7 +28,7 @@ enum sampling_mode {
 #define SAMPLING_STATS_BATCH 25 /* SamplingStatisticsDocuments per call */
 #define SAMPLING_RULES_PAGES_MAX 20 /* NextToken pages per GetSamplingRules round */
 
-/* SDK timings (xray.md §0, §3.2), seconds. */
+/* SDK timings (X-Ray quotas), seconds. */
 #define SAMPLING_RULES_PERIOD 300.0
 #define SAMPLING_RULES_JITTER 5.0
 #define SAMPLING_TARGETS_PERIOD 10.0
@@ -59,7 +59,7 @@ struct sampling_config {
 	double targets_period;
 };
 
-/* What a request is matched on (xray.md §3.2, as the Node SDK fills it). */
+/* What a request is matched on (the X-Ray API reference, as the Node SDK fills it). */
 struct sampling_req {
 	const char *service_name; /* the segment name */
 	const char *service_type; /* the origin, "" when none */
@@ -106,7 +106,7 @@ double sampler_targets_interval(const struct sampler *s);
 bool sampling_glob_match(const char *pattern, const char *s);
 
 /* The HTTP transport through the X-Ray daemon's TCP proxy, which signs and
- * forwards (xray.md §3.2): ctx is the base URL, "http://127.0.0.1:2000". */
+ * forwards (the X-Ray API reference): ctx is the base URL, "http://127.0.0.1:2000". */
 int sampling_daemon_post(void *ctx, const char *path, const char *body, char **resp);
 
 /* The signed X-Ray API (xray_api_call, configured by --export api/both);

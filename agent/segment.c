@@ -15,7 +15,7 @@
 #define XTAP_VERSION "unknown"
 #endif
 
-/* X-Ray limits (xray.md §0, §1.2, §1.7). The schema's 250 for url is not
+/* X-Ray limits (X-Ray quotas). The schema's 250 for url is not
  * what the service enforces in practice and would cut most real paths, so
  * urls get a byte budget instead. */
 #define NAME_MAX_CHARS 200
@@ -80,7 +80,7 @@ static bool is_unicode_space(uint32_t cp)
 	       cp == 0x2029 || cp == 0x202f || cp == 0x205f || cp == 0x3000;
 }
 
-/* The name pattern is [\p{L}\p{Z}\p{N}_.:/%&#=+\-@] (xray.md §1.2). */
+/* The name pattern is [\p{L}\p{Z}\p{N}_.:/%&#=+\-@] (the X-Ray segment document format). */
 static bool name_char_ok(uint32_t cp)
 {
 	if (!cp)
@@ -196,7 +196,7 @@ static void host_without_port(const char *h, size_t n, const char **hb, size_t *
 }
 
 /* Node's incoming url: scheme + Host as sent + request-target as sent
- * (xray.md §7.1). An absolute-form target (a proxy request) already is the
+ * (the Node SDK's Express middleware). An absolute-form target (a proxy request) already is the
  * url; prefixing it with a host again would give nonsense. */
 static void server_url(const struct xtap_txn *t, char *url, size_t cap)
 {
@@ -227,7 +227,7 @@ static void server_url(const struct xtap_txn *t, char *url, size_t cap)
 }
 
 /* Node's outgoing url: scheme + host without port + path without query
- * (xray.md §7.2), so that secrets in query strings are not recorded. IPv6
+ * (the Node SDK's Express middleware), so that secrets in query strings are not recorded. IPv6
  * hosts keep their brackets here so the url stays parseable. */
 static void client_url(const struct xtap_txn *t, char *url, size_t cap)
 {
@@ -437,7 +437,7 @@ static void write_server(struct jw *w, const struct xtap_txn *t, const struct tr
 		jw_kv_str(w, "rule_name", cfg->rule_name);
 	jw_obj_end(w);
 	jw_obj_end(w);
-	/* Node's order: aws, then origin (xray.md §7.3) */
+	/* Node's order: aws, then origin (the Node SDK's Express middleware) */
 	if (idn && idn->origin)
 		jw_kv_str(w, "origin", idn->origin);
 

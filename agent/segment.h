@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* X-Ray segment documents from transactions (xray.md §1, §7). */
+/* X-Ray segment documents from transactions (the X-Ray segment document format). */
 #ifndef XTAP_SEGMENT_H
 #define XTAP_SEGMENT_H
 

@@ -169,7 +169,8 @@ int trace_parse_traceparent(const char *hdr, struct trace_ctx *out)
 	if (all_zero(b + 3, 32) || all_zero(b + 36, 16))
 		return -EINVAL;
 
-	/* The first 8 hex of an X-Ray-compatible W3C id are the epoch (§4.4). */
+	/* The first 8 hex of an X-Ray-compatible W3C id are the epoch (the
+	 * OpenTelemetry AWS X-Ray propagator). */
 	memcpy(out->trace_id, "1-", 2);
 	memcpy(out->trace_id + 2, b + 3, 8);
 	out->trace_id[10] = '-';

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* X-Amzn-Trace-Id and W3C traceparent parsing (xray.md §4). */
+/* X-Amzn-Trace-Id and W3C traceparent parsing (the X-Ray tracing header). */
 #ifndef XTAP_TRACE_HEADER_H
 #define XTAP_TRACE_HEADER_H
 

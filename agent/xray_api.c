@@ -142,7 +142,7 @@ int xray_api_configure(const char *endpoint_flag, const char *region)
 		const curl_version_info_data *v = curl_version_info(CURLVERSION_NOW);
 
 		/* SigV4 arrived in 7.75; caller headers (the session token,
-		 * Content-Type) are signed from 7.86 on (xray.md §5.1) */
+		 * Content-Type) are signed from 7.86 on (libcurl's CURLOPT_AWS_SIGV4) */
 		if (v->version_num < 0x074b00) {
 			p_err("libcurl %s has no SigV4 (needs 7.75 or later)", v->version);
 			return -ENOTSUP;

@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Limits of PutTraceSegments (xray.md §3.1). */
+/* Limits of PutTraceSegments (the X-Ray API reference). */
 #define XRAY_BATCH_MAX 50
 #define XRAY_DOC_MAX (64 * 1024)
 /* Queue bound; a submit past either is refused and counted (drop-newest). */

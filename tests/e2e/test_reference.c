@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * The reference comparison (docs xray.md §7): an Express 4 app instrumented
+ * The reference comparison (the Node SDK's Express middleware): an Express 4 app instrumented
  * with the AWS X-Ray Node SDK (tests/reference/app.js) serves the same
  * requests while xtap traces it from the kernel. The SDK's documents arrive
  * on our UDP listener, xtap's in its output file; they are paired by url and
@@ -81,7 +81,7 @@ static const struct expected_diff expected[] = {
 	  "xtap adds http_method/http_url/http_status annotations for filter expressions" },
 	{ "metadata.xtap.", D_XTAP_ONLY, K_ANY, false, "xtap adds pid/comm/exe of the traced process" },
 	{ "http.response.content_length", D_XTAP_ONLY, K_SEGMENT, false,
-	  "Node never sets it for incoming requests (ServerResponse has no .headers, xray.md 7.1); "
+	  "Node never sets it for incoming requests (ServerResponse has no .headers, the Node SDK's Express middleware); "
 	  "xtap reports the Content-Length it saw" },
 	{ "subsegments", D_SDK_ONLY, K_SEGMENT, false,
 	  "Node embeds the outgoing call; xtap sends it as an independent subsegment (compared "

@@ -25,7 +25,7 @@ static struct e2e_peer *py, *ngx, *gos, *nod;
 
 static const char *curl_ver_prefix = "curl/";
 
-/* Status-derived flags (xray.md §1.8, §7.1): 4xx error, 429 throttle+error,
+/* Status-derived flags (the X-Ray segment document format): 4xx error, 429 throttle+error,
  * 5xx fault only; nothing otherwise. */
 static void check_flags(json_t *d, int status)
 {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 // The reference app for tests/e2e/test_reference.c: Express 4 instrumented
-// with the AWS X-Ray Node SDK, as in docs xray.md section 7. Its segments go
+// with the AWS X-Ray Node SDK (aws-xray-sdk-express). Its segments go
 // to AWS_XRAY_DAEMON_ADDRESS (the test's UDP listener); xtap traces the same
 // process from the kernel and the test compares the two field by field.
 //

@@ -30,7 +30,7 @@ static void set(char *dst, size_t cap, const char *s)
 
 #define SET(field, s) set(field, sizeof(field), s)
 
-/* The Node capture of xray.md §7.1: GET /ok?x=1 answered 200. */
+/* What the Node SDK's Express middleware emitted for GET /ok?x=1 answered 200. */
 static void server_txn(struct xtap_txn *t)
 {
 	memset(t, 0, sizeof(*t));

@@ -226,7 +226,7 @@ static void test_post_sts_header_before(void **state)
 }
 
 /* libcurl sorts the query into canonical order only from 8.3.0 on
- * (xray.md §5.1). xtap signs no request with a query (X-Ray and STS calls
+ * (libcurl's CURLOPT_AWS_SIGV4). xtap signs no request with a query (X-Ray and STS calls
  * are POSTs to a bare path), so on an older libcurl this checks that the
  * limitation is still the known one: the signature differs from the
  * suite's. On 8.3.0 and later the suite's value is required. */
