@@ -60,6 +60,7 @@ static struct conn *lru_head, *lru_tail;
 static size_t n_conns;
 static struct pending *pool_free;
 static size_t pool_allocated;
+static txn_head_fn head_fn;
 static txn_sink_fn sink_fn;
 static void *sink_ctx;
 
@@ -73,8 +74,9 @@ static inline uint32_t hash64(uint64_t v)
 	return (uint32_t)v;
 }
 
-void conn_table_init(txn_sink_fn sink, void *ctx)
+void conn_table_init(txn_head_fn head, txn_sink_fn sink, void *ctx)
 {
+	head_fn = head;
 	sink_fn = sink;
 	sink_ctx = ctx;
 }
@@ -412,6 +414,10 @@ static bool on_request_head(struct conn *c, const struct http_msg *m)
 	t->content_length = -1;
 	t->start_ns = clock_mono_to_epoch(m->start_ts);
 	t->end_ns = t->start_ns;
+	t->unsampled = false;
+	t->rule_name[0] = '\0';
+	if (head_fn)
+		head_fn(t, sink_ctx);
 	p->next = NULL;
 	if (c->q_tail)
 		c->q_tail->next = p;

@@ -24,8 +24,13 @@
 
 /* Called with each finished transaction; t is valid only during the call. */
 typedef void (*txn_sink_fn)(struct xtap_txn *t, void *ctx);
+/* Called once the request head of t is known (the response is not): the
+ * sampling decision, as early as the bytes allow. Sets t->unsampled and
+ * t->rule_name. */
+typedef void (*txn_head_fn)(struct xtap_txn *t, void *ctx);
 
-void conn_table_init(txn_sink_fn sink, void *ctx);
+/* head may be NULL (everything is emitted). */
+void conn_table_init(txn_head_fn head, txn_sink_fn sink, void *ctx);
 /* One ring buffer record. 0, or -EINVAL for a record that is too short or
  * of an unknown type (counted, never fatal). */
 int conn_handle_record(const void *rec, size_t size);

@@ -1,31 +1,22 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
+#include <stdio.h>
 #include "counters.h"
 #include "pipeline.h"
 
-void pipeline_emit(struct xtap_txn *t, void *ctx)
+void pipeline_head(struct xtap_txn *t, void *ctx)
 {
-	/* one document at a time on the event loop: a static buffer, no
-	 * allocation per transaction */
-	static char doc[SEGMENT_DOC_MAX];
 	struct pipeline *pl = ctx;
-	char id[XID_SPAN_LEN + 1];
 	struct sampling_decision dec;
-	struct segment_config seg;
-	struct trace_ctx tc;
-	int n;
+	int sampled = segment_trace_sampled(t);
 
-	segment_trace_ctx(t, &tc);
-	if (tc.sampled == TRACE_SAMPLED_NO) {
+	if (sampled == TRACE_SAMPLED_NO) {
+		t->unsampled = true;
 		xtap_ctr.sampled_out++;
 		return;
 	}
-	seg = pl->seg;
-	/* Sampled=1 is honoured as is; absent or '?' goes to the sampler,
-	 * before any JSON is written. conn.c hands over transactions only
-	 * when they complete: deciding at the request head instead (so the
-	 * capture of an unsampled exchange can stop early) is the next step. */
-	if (tc.sampled != TRACE_SAMPLED_YES && pl->sampler) {
+	/* Sampled=1 is honoured as is; absent or '?' goes to the sampler */
+	if (sampled != TRACE_SAMPLED_YES && pl->sampler) {
 		const struct xtap_identity *idn = identity_get(pl->seg.identity);
 		struct sampling_req q = {
 			.service_name = pl->seg.name ? pl->seg.name : t->comm,
@@ -37,11 +28,31 @@ void pipeline_emit(struct xtap_txn *t, void *ctx)
 
 		sampler_decide(pl->sampler, &q, &dec);
 		if (!dec.sampled) {
+			t->unsampled = true;
 			xtap_ctr.sampler_dropped++;
 			return;
 		}
-		seg.rule_name = dec.rule_name;
+		snprintf(t->rule_name, sizeof(t->rule_name), "%s", dec.rule_name);
 	}
+}
+
+void pipeline_emit(struct xtap_txn *t, void *ctx)
+{
+	/* one document at a time on the event loop: a static buffer, no
+	 * allocation per transaction */
+	static char doc[SEGMENT_DOC_MAX];
+	struct pipeline *pl = ctx;
+	char id[XID_SPAN_LEN + 1];
+	struct segment_config seg;
+	struct trace_ctx tc;
+	int n;
+
+	/* decided at the request head (pipeline_head), counted there */
+	if (t->unsampled)
+		return;
+	segment_trace_ctx(t, &tc);
+	seg = pl->seg;
+	seg.rule_name = t->rule_name;
 	n = segment_write(t, &tc, &seg, doc, sizeof(doc), id);
 	if (n < 0) {
 		xtap_ctr.segment_errors++;

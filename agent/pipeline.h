@@ -19,6 +19,9 @@ struct pipeline {
 	struct sampler *sampler;
 };
 
+/* txn_head_fn for conn_table_init: the trace header's Sampled=1/0, else
+ * the sampler. ctx is a struct pipeline. */
+void pipeline_head(struct xtap_txn *t, void *ctx);
 /* txn_sink_fn for conn_table_init; ctx is a struct pipeline. */
 void pipeline_emit(struct xtap_txn *t, void *ctx);
 

@@ -500,7 +500,7 @@ int do_run(int argc, char **argv)
 	err = loader_open(&lo, &l);
 	if (err)
 		goto out;
-	conn_table_init(pipeline_emit, &pl);
+	conn_table_init(pipeline_head, pipeline_emit, &pl);
 	rb = ring_buffer__new(loader_ringbuf_fd(l), on_record, NULL, NULL);
 	if (!rb) {
 		err = -errno;

@@ -545,18 +545,25 @@ static uint64_t epoch_seconds(uint64_t ns)
 	return (uint64_t)ts.tv_sec;
 }
 
-void segment_trace_ctx(const struct xtap_txn *t, struct trace_ctx *ctx)
+/* The context the request's headers give, if any: true when one did. */
+static bool header_ctx(const struct xtap_txn *t, struct trace_ctx *ctx)
+{
+	if (t->has_amzn_trace && !trace_parse_amzn(t->amzn_trace, ctx) && ctx->trace_id[0])
+		return true;
+	return t->has_traceparent && !trace_parse_traceparent(t->traceparent, ctx);
+}
+
+int segment_trace_sampled(const struct xtap_txn *t)
 {
 	struct trace_ctx c;
 
-	if (t->has_amzn_trace && !trace_parse_amzn(t->amzn_trace, &c) && c.trace_id[0]) {
-		*ctx = c;
+	return header_ctx(t, &c) ? c.sampled : TRACE_SAMPLED_UNKNOWN;
+}
+
+void segment_trace_ctx(const struct xtap_txn *t, struct trace_ctx *ctx)
+{
+	if (header_ctx(t, ctx))
 		return;
-	}
-	if (t->has_traceparent && !trace_parse_traceparent(t->traceparent, &c)) {
-		*ctx = c;
-		return;
-	}
 	ctx->parent_id[0] = '\0';
 	ctx->sampled = TRACE_SAMPLED_UNKNOWN;
 	xid_trace_id(ctx->trace_id, epoch_seconds(t->start_ns));

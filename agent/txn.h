@@ -10,6 +10,7 @@
 
 #define TXN_IP_MAX 46 /* INET6_ADDRSTRLEN */
 #define TXN_EXE_MAX 256
+#define TXN_RULE_MAX 33 /* X-Ray rule names: 1..32 characters */
 #define TXN_POD_MAX 254 /* a pod name is a DNS subdomain: <= 253 */
 #define TXN_CONTAINER_ID_MAX 65 /* 64 hex */
 
@@ -28,6 +29,10 @@ struct xtap_txn {
 	 * Kept before `method` so conn.c's per-request memset clears them. */
 	char k8s_pod[TXN_POD_MAX];
 	char container_id[TXN_CONTAINER_ID_MAX];
+	/* The sampling decision, made at the request head (txn_head_fn): an
+	 * unsampled exchange is still paired, but no document is written. */
+	bool unsampled;
+	char rule_name[TXN_RULE_MAX]; /* the centralized rule that sampled it, or "" */
 	/* request */
 	char method[HTTP_METHOD_MAX];
 	char target[HTTP_TARGET_MAX];

@@ -352,6 +352,7 @@ static void test_trace_ctx_sources(void **state)
 	assert_memory_equal(ctx.trace_id, "1-6b02c704-", 11);
 	assert_string_equal(ctx.parent_id, "");
 	assert_int_equal(ctx.sampled, TRACE_SAMPLED_UNKNOWN);
+	assert_int_equal(segment_trace_sampled(&t), TRACE_SAMPLED_UNKNOWN);
 
 	/* Sampled=0 comes through for the caller to drop */
 	SET(t.amzn_trace, "Root=" ROOT ";Sampled=0");
@@ -360,6 +361,7 @@ static void test_trace_ctx_sources(void **state)
 	assert_string_equal(ctx.trace_id, ROOT);
 	assert_string_equal(ctx.parent_id, "");
 	assert_int_equal(ctx.sampled, TRACE_SAMPLED_NO);
+	assert_int_equal(segment_trace_sampled(&t), TRACE_SAMPLED_NO);
 
 	/* traceparent when X-Amzn-Trace-Id has no valid Root */
 	SET(t.amzn_trace, "Root=1-bad;Parent=" PARENT ";Sampled=1");
@@ -369,6 +371,7 @@ static void test_trace_ctx_sources(void **state)
 	assert_string_equal(ctx.trace_id, "1-0af76519-16cd43dd8448eb211c80319c");
 	assert_string_equal(ctx.parent_id, "b7ad6b7169203331");
 	assert_int_equal(ctx.sampled, TRACE_SAMPLED_YES);
+	assert_int_equal(segment_trace_sampled(&t), TRACE_SAMPLED_YES);
 
 	/* a valid X-Amzn-Trace-Id wins over traceparent */
 	SET(t.amzn_trace, "Root=" ROOT);
