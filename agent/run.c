@@ -253,7 +253,8 @@ int do_run(int argc, char **argv)
 	bool no_daemon = false, use_api = false, daemon_explicit;
 	char errbuf[256];
 	long v;
-	int opt, err;
+	int opt, err = 0;
+	int ret = 0; /* an exit code decided before the loop (usage, setup) */
 
 	if (pl.seg.name && !*pl.seg.name)
 		pl.seg.name = NULL;
@@ -395,8 +396,8 @@ int do_run(int argc, char **argv)
 	 * turns UDP off whatever the mode. */
 	if (xray_export_setup(export_mode, region, xray_endpoint, daemon_explicit, &ec.udp,
 			      &use_api)) {
-		aws_creds_stop();
-		return XTAP_EXIT_USAGE;
+		ret = XTAP_EXIT_USAGE;
+		goto out;
 	}
 	if (no_daemon)
 		ec.udp = false;
@@ -413,8 +414,8 @@ int do_run(int argc, char **argv)
 		sc.mode = SAMPLING_CENTRALIZED;
 	if (sc.mode == SAMPLING_OFF && rules_path) {
 		p_err("--sampling-rules: not used with --sampling off");
-		aws_creds_stop();
-		return XTAP_EXIT_USAGE;
+		ret = XTAP_EXIT_USAGE;
+		goto out;
 	}
 	if (sc.mode == SAMPLING_CENTRALIZED && use_api) {
 		sc.post = sampling_xray_post;
@@ -425,13 +426,13 @@ int do_run(int argc, char **argv)
 		if (daemon_addr_parse(d, &da, errbuf, sizeof(errbuf)) ||
 		    daemon_tcp_url(&da, daemon_url, sizeof(daemon_url))) {
 			p_err("--sampling centralized: daemon address: %s", errbuf);
-			aws_creds_stop();
-			return XTAP_EXIT_USAGE;
+			ret = XTAP_EXIT_USAGE;
+			goto out;
 		}
 		if (http_client_global_init()) {
 			p_err("--sampling centralized: libcurl initialisation failed");
-			aws_creds_stop();
-			return XTAP_EXIT_FAIL;
+			ret = XTAP_EXIT_FAIL;
+			goto out;
 		}
 		sc.post = sampling_daemon_post;
 		sc.post_ctx = daemon_url;
@@ -443,8 +444,8 @@ int do_run(int argc, char **argv)
 	if (rules_path) {
 		rules_json = read_rules_file(rules_path);
 		if (!rules_json) {
-			aws_creds_stop();
-			return XTAP_EXIT_USAGE;
+			ret = XTAP_EXIT_USAGE;
+			goto out;
 		}
 		sc.local_rules_json = rules_json;
 	}
@@ -454,17 +455,16 @@ int do_run(int argc, char **argv)
 		if (err) {
 			p_err("sampling%s%s: %s", rules_path ? " rules " : "", rules_path ? rules_path : "",
 			      errbuf);
-			aws_creds_stop();
-			return XTAP_EXIT_USAGE;
+			ret = XTAP_EXIT_USAGE;
+			goto out;
 		}
 	}
 	if (!cluster && identity_cluster_from_env(cluster_env))
 		cluster = cluster_env;
 	if (identity_start(&ident, platform, cluster, errbuf, sizeof(errbuf))) {
 		p_err("--platform: %s", errbuf);
-		sampler_destroy(pl.sampler);
-		aws_creds_stop();
-		return XTAP_EXIT_USAGE;
+		ret = XTAP_EXIT_USAGE;
+		goto out;
 	}
 	pl.seg.identity = &ident;
 
@@ -571,5 +571,7 @@ out:
 	aws_creds_stop();
 	loader_close(l);
 	identity_stop(&ident);
+	if (ret)
+		return ret;
 	return err ? XTAP_EXIT_FAIL : 0;
 }
