@@ -13,14 +13,25 @@
 #include "conn.h"
 #include "counters.h"
 #include "http.h"
+#include "segment.h"
+#include "span.h"
 
 #define CONN_BUCKETS (1u << 17) /* 2x CONN_TABLE_MAX keeps chains short */
 #define PROC_BUCKETS (1u << 14)
+/* Connections indexed by their client end (ip, port), to find both ends of
+ * a connection on this node. */
+#define EP_BUCKETS (1u << 16)
+/* In-flight requests of one process examined to find the one an outgoing
+ * call serves; past it the call is ambiguous. */
+#define INFLIGHT_SCAN_MAX 64
 
 struct proc;
 
 struct pending {
 	struct pending *next;
+	/* the process's in-flight incoming requests (server side) */
+	struct pending *if_prev, *if_next;
+	struct proc *if_proc;
 	struct xtap_txn txn;
 };
 
@@ -42,12 +53,15 @@ struct conn {
 	uint32_t q_len;
 	uint64_t last_ts;
 	uint32_t last_tid;
+	struct conn *enext; /* endpoint index chain */
+	bool in_ep_index;
 };
 
 struct proc {
 	uint32_t tgid;
 	struct proc *hnext;
 	struct conn *conns;
+	struct pending *inflight; /* incoming requests awaiting their response */
 	char comm[XTAP_COMM_LEN];
 	char exe[TXN_EXE_MAX];
 };
@@ -56,10 +70,19 @@ struct xtap_counters xtap_ctr;
 
 static struct conn *conn_buckets[CONN_BUCKETS];
 static struct proc *proc_buckets[PROC_BUCKETS];
+static struct conn *ep_buckets[EP_BUCKETS];
 static struct conn *lru_head, *lru_tail;
 static size_t n_conns;
 static struct pending *pool_free;
 static size_t pool_allocated;
+/* Finished exchanges whose trace context waits for a parent (span.h), in
+ * the order they finished. They hold pending-pool entries, so they are
+ * within PENDING_POOL_MAX; past DEFER_MAX the oldest is written at once. */
+#define DEFER_MAX 1024
+static struct pending *defer_head, *defer_tail;
+static size_t n_deferred;
+static uint64_t link_wait_ns = 250ull * 1000000ull;
+static bool flushing;
 static txn_head_fn head_fn;
 static txn_sink_fn sink_fn;
 static void *sink_ctx;
@@ -79,6 +102,11 @@ void conn_table_init(txn_head_fn head, txn_sink_fn sink, void *ctx)
 	head_fn = head;
 	sink_fn = sink;
 	sink_ctx = ctx;
+}
+
+void conn_table_set_link_wait(uint64_t ns)
+{
+	link_wait_ns = ns;
 }
 
 size_t conn_table_size(void)
@@ -170,12 +198,37 @@ static void pending_free(struct pending *p)
 	pool_free = p;
 }
 
+static void inflight_del(struct pending *p)
+{
+	if (!p->if_proc)
+		return;
+	if (p->if_prev)
+		p->if_prev->if_next = p->if_next;
+	else
+		p->if_proc->inflight = p->if_next;
+	if (p->if_next)
+		p->if_next->if_prev = p->if_prev;
+	p->if_prev = p->if_next = NULL;
+	p->if_proc = NULL;
+}
+
+static void inflight_add(struct proc *proc, struct pending *p)
+{
+	p->if_proc = proc;
+	p->if_prev = NULL;
+	p->if_next = proc->inflight;
+	if (proc->inflight)
+		proc->inflight->if_prev = p;
+	proc->inflight = p;
+}
+
 static struct pending *pending_pop(struct conn *c)
 {
 	struct pending *p = c->q_head;
 
 	if (!p)
 		return NULL;
+	inflight_del(p);
 	c->q_head = p->next;
 	if (!c->q_head)
 		c->q_tail = NULL;
@@ -183,7 +236,7 @@ static struct pending *pending_pop(struct conn *c)
 	return p;
 }
 
-static void emit(struct pending *p)
+static void emit_now(struct pending *p)
 {
 	xtap_ctr.transactions++;
 	if (p->txn.incomplete)
@@ -192,7 +245,90 @@ static void emit(struct pending *p)
 	pending_free(p);
 }
 
+/* Fill t's trace context from its span: 1, or 0 while a parent on this
+ * node may still turn up. */
+static int resolve(struct xtap_txn *t, uint64_t now, bool force)
+{
+	struct span_resolved r;
+	int ret;
+
+	if (!t->span.gen)
+		return 1; /* no span: segment_trace_ctx() decides */
+	ret = span_resolve(t->span, now, force || flushing, &r);
+	if (ret == 0)
+		return 0;
+	if (ret < 0) {
+		/* overwritten while the request was in flight (SPAN_MAX newer
+		 * ones): the headers decide, as with no span */
+		xtap_ctr.link_lost++;
+		t->trace_id[0] = '\0';
+		return 1;
+	}
+	memcpy(t->trace_id, r.trace_id, sizeof(t->trace_id));
+	memcpy(t->span_id, r.id, sizeof(t->span_id));
+	memcpy(t->parent_id, r.parent_id, sizeof(t->parent_id));
+	t->callee_traced = r.callee_traced;
+	t->own_segment = r.own_segment;
+	t->drop = r.drop;
+	return 1;
+}
+
+static void defer_push(struct pending *p)
+{
+	p->next = NULL;
+	if (defer_tail)
+		defer_tail->next = p;
+	else
+		defer_head = p;
+	defer_tail = p;
+	n_deferred++;
+}
+
+static void emit(struct pending *p)
+{
+	uint64_t now = clock_mono_now();
+
+	inflight_del(p);
+	if (resolve(&p->txn, now, false)) {
+		emit_now(p);
+		return;
+	}
+	if (n_deferred >= DEFER_MAX) {
+		struct pending *old = defer_head;
+
+		defer_head = old->next;
+		if (!defer_head)
+			defer_tail = NULL;
+		n_deferred--;
+		xtap_ctr.link_wait_overflow++;
+		resolve(&old->txn, now, true);
+		emit_now(old);
+	}
+	defer_push(p);
+}
+
+void conn_tick(uint64_t now_ns)
+{
+	struct pending *p = defer_head;
+	size_t n = n_deferred;
+
+	defer_head = defer_tail = NULL;
+	n_deferred = 0;
+	/* bounded by n: what sink_fn does cannot add to this list */
+	while (p && n--) {
+		struct pending *next = p->next;
+
+		if (resolve(&p->txn, now_ns, false))
+			emit_now(p);
+		else
+			defer_push(p);
+		p = next;
+	}
+}
+
 /* ---- connections ---- */
+
+static void ep_remove(struct conn *c);
 
 static void lru_unlink(struct conn *c)
 {
@@ -272,6 +408,7 @@ static void conn_end(struct conn *c)
 	}
 	http_stream_free(&c->st[0]);
 	http_stream_free(&c->st[1]);
+	ep_remove(c);
 
 	if (conn_find(c->id, &slot) == c)
 		*slot = c->hnext;
@@ -336,6 +473,271 @@ static void fmt_ip(const struct xtap_addr *a, const uint8_t *ip, char *out)
 	} else {
 		inet_ntop(AF_INET6, ip, out, TXN_IP_MAX);
 	}
+}
+
+/* ---- both ends of a connection on this node ---- */
+
+/* One end of a connection: IPv4 as v4-mapped IPv6, so a dual-stack
+ * listener's view (::ffff:a.b.c.d) meets the client's (a.b.c.d). */
+struct ep_key {
+	uint8_t ip[16];
+	uint16_t port;
+};
+
+static void ep_of(const struct xtap_addr *a, bool local, struct ep_key *k)
+{
+	const uint8_t *ip = local ? a->laddr : a->raddr;
+
+	memset(k, 0, sizeof(*k));
+	if (a->family == 2 /* AF_INET */) {
+		k->ip[10] = k->ip[11] = 0xff;
+		memcpy(k->ip + 12, ip, 4);
+	} else {
+		memcpy(k->ip, ip, 16);
+	}
+	k->port = local ? a->lport : a->rport;
+}
+
+/* The client end of c's connection, and the server end. */
+static void ep_client(const struct conn *c, struct ep_key *k)
+{
+	ep_of(&c->addr, c->role == XTAP_ROLE_CLIENT, k);
+}
+
+static void ep_server(const struct conn *c, struct ep_key *k)
+{
+	ep_of(&c->addr, c->role != XTAP_ROLE_CLIENT, k);
+}
+
+static bool ep_eq(const struct ep_key *a, const struct ep_key *b)
+{
+	return a->port == b->port && !memcmp(a->ip, b->ip, sizeof(a->ip));
+}
+
+static uint32_t ep_bucket(const struct ep_key *k)
+{
+	uint64_t a, b;
+
+	memcpy(&a, k->ip, 8);
+	memcpy(&b, k->ip + 8, 8);
+	return hash64(a ^ hash64(b ^ k->port)) & (EP_BUCKETS - 1);
+}
+
+static bool ep_loopback(const struct ep_key *k)
+{
+	static const uint8_t v4m[12] = { [10] = 0xff, [11] = 0xff };
+	static const uint8_t one[16] = { [15] = 1 };
+
+	return (!memcmp(k->ip, v4m, sizeof(v4m)) && k->ip[12] == 127) ||
+	       !memcmp(k->ip, one, sizeof(one));
+}
+
+static void ep_insert(struct conn *c)
+{
+	struct ep_key k;
+	uint32_t b;
+
+	if (c->in_ep_index || !c->have_addr ||
+	    (c->role != XTAP_ROLE_CLIENT && c->role != XTAP_ROLE_SERVER))
+		return;
+	ep_client(c, &k);
+	b = ep_bucket(&k);
+	c->enext = ep_buckets[b];
+	ep_buckets[b] = c;
+	c->in_ep_index = true;
+}
+
+static void ep_remove(struct conn *c)
+{
+	struct ep_key k;
+	struct conn **slot;
+
+	if (!c->in_ep_index)
+		return;
+	ep_client(c, &k);
+	for (slot = &ep_buckets[ep_bucket(&k)]; *slot; slot = &(*slot)->enext) {
+		if (*slot == c) {
+			*slot = c->enext;
+			break;
+		}
+	}
+	c->in_ep_index = false;
+}
+
+/* The other end of c's connection among the connections of `role` on this
+ * node: the same client end, and the same server end unless only one
+ * candidate exists (a DNAT'd service address differs on the two sides).
+ * *seen: some connection had c's client end. */
+static struct conn *ep_other_end(const struct conn *c, uint8_t role, bool *seen)
+{
+	struct ep_key k, ks, xk;
+	struct conn *x, *loose = NULL;
+	int n_loose = 0;
+
+	ep_client(c, &k);
+	ep_server(c, &ks);
+	for (x = ep_buckets[ep_bucket(&k)]; x; x = x->enext) {
+		if (x == c || x->role != role)
+			continue;
+		ep_client(x, &xk);
+		if (!ep_eq(&xk, &k))
+			continue;
+		*seen = true;
+		ep_server(x, &xk);
+		if (ep_eq(&xk, &ks))
+			return x;
+		loose = x;
+		n_loose++;
+	}
+	return n_loose == 1 ? loose : NULL;
+}
+
+/* A server on this node read a request of c's: take the oldest call on c
+ * that no server has claimed. */
+static struct span_ref node_caller(struct conn *c, bool *seen)
+{
+	struct conn *cc = ep_other_end(c, XTAP_ROLE_CLIENT, seen);
+	struct span_ref none = { 0 };
+
+	if (!cc)
+		return none;
+	for (struct pending *q = cc->q_head; q; q = q->next) {
+		struct span *cs = span_get(q->txn.span);
+
+		if (cs && !cs->has_child_link) {
+			/* claimed even when a header decides the server's
+			 * context: the next request on cc pairs with the next */
+			cs->has_child_link = true;
+			return q->txn.span;
+		}
+	}
+	return none;
+}
+
+static bool adopt(struct pending *q, struct span_ref call)
+{
+	struct span *ss = span_get(q->txn.span), *cs;
+
+	if (!ss || ss->state != SPAN_AWAIT || !span_link(q->txn.span, call))
+		return false;
+	cs = span_get(call);
+	cs->has_child_link = true;
+	cs->callee_traced = true;
+	xtap_ctr.links_node++;
+	return true;
+}
+
+/* A call whose request a server on this node read before the call's record
+ * came in (records of two processes arrive in any order): that server's
+ * request waits (SPAN_AWAIT), in its connection's queue or, finished, in
+ * the deferred list. */
+static void adopt_waiting_server(struct conn *c, struct span_ref call)
+{
+	bool seen = false;
+	struct conn *sc = ep_other_end(c, XTAP_ROLE_SERVER, &seen);
+	char ip[TXN_IP_MAX];
+
+	if (sc) {
+		for (struct pending *q = sc->q_head; q; q = q->next)
+			if (adopt(q, call))
+				return;
+	}
+	if (!defer_head)
+		return;
+	fmt_ip(&c->addr, c->addr.laddr, ip);
+	for (struct pending *q = defer_head; q; q = q->next) {
+		const struct xtap_txn *t = &q->txn;
+
+		if (t->role != XTAP_ROLE_CLIENT && t->peer_port == c->addr.lport &&
+		    t->local_port == c->addr.rport && !strcmp(t->peer_ip, ip) && adopt(q, call))
+			return;
+	}
+}
+
+/* The incoming request of this process that an outgoing call t serves: the
+ * one read by the same thread (thread per request), else the only one in
+ * flight (an event loop with one request). Several candidates: none, as a
+ * wrong parent is worse than none. */
+static struct span_ref call_parent(struct proc *proc, const struct xtap_txn *t, bool *ambiguous)
+{
+	struct pending *q, *by_tid = NULL, *any = NULL;
+	int n_tid = 0, n_any = 0, scanned = 0;
+	struct span_ref none = { 0 };
+
+	for (q = proc->inflight; q && scanned < INFLIGHT_SCAN_MAX; q = q->if_next, scanned++) {
+		if (q->txn.start_ns > t->start_ns)
+			continue; /* began after the call: not its cause */
+		n_any++;
+		any = q;
+		if (q->txn.tid == t->tid) {
+			n_tid++;
+			by_tid = q;
+		}
+	}
+	if (n_tid == 1)
+		return by_tid->txn.span;
+	if (n_tid == 0 && n_any == 1 && !q)
+		return any->txn.span;
+	if (n_any) {
+		xtap_ctr.link_ambiguous++;
+		*ambiguous = true;
+	}
+	return none;
+}
+
+/* The request head of p is known: make its span and link it. The sampling
+ * decision is made here for the first exchange of a trace; the others
+ * inherit theirs when resolved. */
+static void link_request(struct conn *c, struct pending *p)
+{
+	struct xtap_txn *t = &p->txn;
+	struct span_ref parent = { 0 };
+	struct trace_ctx hc;
+	bool hdr = segment_header_ctx(t, &hc) && hc.trace_id[0];
+	bool seen = false, ambiguous = false;
+	struct span *s;
+
+	t->span = span_new(t->start_ns / 1000000000ull);
+	s = span_get(t->span);
+	if (c->role == XTAP_ROLE_CLIENT) {
+		/* a trace header the process put on the call is what the
+		 * callee continues: it wins over the request in flight */
+		if (c->proc && !hdr)
+			parent = call_parent(c->proc, t, &ambiguous);
+		if (parent.gen && span_link(t->span, parent))
+			xtap_ctr.links_call++;
+		s->own_segment = ambiguous;
+		if (c->have_addr)
+			adopt_waiting_server(c, t->span);
+	} else {
+		struct ep_key k;
+
+		if (c->proc)
+			inflight_add(c->proc, p);
+		/* with a trace header the context is the header's: the call
+		 * is not marked traced, as no segment will name it parent */
+		if (c->have_addr)
+			parent = node_caller(c, &seen);
+		if (!hdr && parent.gen && span_link(t->span, parent)) {
+			span_get(parent)->callee_traced = true;
+			xtap_ctr.links_node++;
+		} else if (!hdr && link_wait_ns && c->have_addr) {
+			ep_client(c, &k);
+			if (seen || ep_loopback(&k)) {
+				s->state = SPAN_AWAIT;
+				s->deadline_ns = clock_mono_now() + link_wait_ns;
+			}
+		}
+	}
+	if (s->state == SPAN_CHILD)
+		return;
+	if (hdr) {
+		memcpy(s->trace_id, hc.trace_id, sizeof(s->trace_id));
+		memcpy(s->parent_id, hc.parent_id, sizeof(s->parent_id));
+	}
+	if (head_fn)
+		head_fn(t, sink_ctx);
+	s->drop = t->drop;
 }
 
 /* ---- parser callbacks ---- */
@@ -414,11 +816,13 @@ static bool on_request_head(struct conn *c, const struct http_msg *m)
 	t->content_length = -1;
 	t->start_ns = clock_mono_to_epoch(m->start_ts);
 	t->end_ns = t->start_ns;
-	t->unsampled = false;
+	t->drop = SPAN_KEEP;
 	t->rule_name[0] = '\0';
-	if (head_fn)
-		head_fn(t, sink_ctx);
+	t->trace_id[0] = '\0';
+	t->callee_traced = false;
+	p->if_proc = NULL;
 	p->next = NULL;
+	link_request(c, p);
 	if (c->q_tail)
 		c->q_tail->next = p;
 	else
@@ -525,8 +929,11 @@ int conn_handle_record(const void *rec, size_t size)
 		c = conn_create(h, e->comm);
 		if (!c)
 			return 0;
-		c->addr = e->addr;
-		c->have_addr = true;
+		if (!c->have_addr) {
+			c->addr = e->addr;
+			c->have_addr = true;
+			ep_insert(c);
+		}
 		touch(c, h);
 		return 0;
 	}
@@ -602,8 +1009,12 @@ void conn_sweep(uint64_t now_ns)
 
 void conn_table_flush(void)
 {
+	/* nothing more will come to link: every context is final now */
+	flushing = true;
 	while (lru_head)
 		conn_end(lru_head);
+	conn_tick(clock_mono_now());
+	flushing = false;
 	while (pool_free) {
 		struct pending *p = pool_free;
 

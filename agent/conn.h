@@ -25,12 +25,19 @@
 /* Called with each finished transaction; t is valid only during the call. */
 typedef void (*txn_sink_fn)(struct xtap_txn *t, void *ctx);
 /* Called once the request head of t is known (the response is not): the
- * sampling decision, as early as the bytes allow. Sets t->unsampled and
- * t->rule_name. */
+ * sampling decision, as early as the bytes allow. Sets t->drop and
+ * t->rule_name. Called only for the first exchange of a trace seen here;
+ * the others inherit its decision. */
 typedef void (*txn_head_fn)(struct xtap_txn *t, void *ctx);
 
 /* head may be NULL (everything is emitted). */
 void conn_table_init(txn_head_fn head, txn_sink_fn sink, void *ctx);
+/* How long a request from this node waits, at most, for the record of the
+ * call that sent it (span.h); 0: never waits. Default 250 ms. */
+void conn_table_set_link_wait(uint64_t ns);
+/* Write the finished exchanges whose wait is over. Cheap when none waits:
+ * call it every loop turn. now: monotonic ns. */
+void conn_tick(uint64_t now_ns);
 /* One ring buffer record. 0, or -EINVAL for a record that is too short or
  * of an unknown type (counted, never fatal). */
 int conn_handle_record(const void *rec, size_t size);

@@ -25,6 +25,12 @@
 	X(incomplete, "transactions ended without a response")                             \
 	X(sampled_out, "transactions not emitted: Sampled=0")                              \
 	X(sampler_dropped, "transactions not emitted: the sampler said no")                \
+	X(links_call, "outgoing calls linked to the incoming request they serve")             \
+	X(links_node, "incoming requests linked to a call seen on this node")               \
+	X(link_ambiguous, "outgoing calls not linked: several requests in flight")         \
+	X(link_timeouts, "requests that waited for a parent on this node in vain")          \
+	X(link_lost, "links broken: the parent's context was forgotten")                   \
+	X(link_wait_overflow, "documents written early: too many waiting for a parent")     \
 	X(segments, "segments written")                                                    \
 	X(subsegments, "independent subsegments written")                                  \
 	X(segment_errors, "documents that did not fit")                                    \

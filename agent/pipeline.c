@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 #include "counters.h"
 #include "pipeline.h"
 
@@ -11,8 +12,7 @@ void pipeline_head(struct xtap_txn *t, void *ctx)
 	int sampled = segment_trace_sampled(t);
 
 	if (sampled == TRACE_SAMPLED_NO) {
-		t->unsampled = true;
-		xtap_ctr.sampled_out++;
+		t->drop = SPAN_DROP_HEADER;
 		return;
 	}
 	/* Sampled=1 is honoured as is; absent or '?' goes to the sampler */
@@ -28,8 +28,7 @@ void pipeline_head(struct xtap_txn *t, void *ctx)
 
 		sampler_decide(pl->sampler, &q, &dec);
 		if (!dec.sampled) {
-			t->unsampled = true;
-			xtap_ctr.sampler_dropped++;
+			t->drop = SPAN_DROP_SAMPLER;
 			return;
 		}
 		snprintf(t->rule_name, sizeof(t->rule_name), "%s", dec.rule_name);
@@ -47,10 +46,26 @@ void pipeline_emit(struct xtap_txn *t, void *ctx)
 	struct trace_ctx tc;
 	int n;
 
-	/* decided at the request head (pipeline_head), counted there */
-	if (t->unsampled)
+	/* decided at the request head of the trace's first exchange
+	 * (pipeline_head), inherited by the rest: counted here, once final */
+	if (t->drop == SPAN_DROP_HEADER) {
+		xtap_ctr.sampled_out++;
 		return;
-	segment_trace_ctx(t, &tc);
+	}
+	if (t->drop == SPAN_DROP_SAMPLER) {
+		xtap_ctr.sampler_dropped++;
+		return;
+	}
+	if (t->trace_id[0]) {
+		memcpy(tc.trace_id, t->trace_id, sizeof(tc.trace_id));
+		memcpy(tc.parent_id, t->parent_id, sizeof(tc.parent_id));
+		memcpy(tc.id, t->span_id, sizeof(tc.id));
+		tc.sampled = TRACE_SAMPLED_YES;
+		tc.traced = t->callee_traced;
+		tc.own_segment = t->own_segment;
+	} else {
+		segment_trace_ctx(t, &tc);
+	}
 	seg = pl->seg;
 	seg.rule_name = t->rule_name;
 	n = segment_write(t, &tc, &seg, doc, sizeof(doc), id);
@@ -58,7 +73,7 @@ void pipeline_emit(struct xtap_txn *t, void *ctx)
 		xtap_ctr.segment_errors++;
 		return;
 	}
-	if (t->role == XTAP_ROLE_CLIENT)
+	if (t->role == XTAP_ROLE_CLIENT && !t->own_segment)
 		xtap_ctr.subsegments++;
 	else
 		xtap_ctr.segments++;

@@ -83,6 +83,9 @@ static void usage(FILE *f)
 		"                           else ec2 on an EC2 host whose instance metadata answers)\n"
 		"      --eks-cluster NAME   EKS cluster name (default: k8s.cluster.name in\n"
 		"                           $OTEL_RESOURCE_ATTRIBUTES)\n"
+		"Trace links:\n"
+		"      --link-wait MS       how long a request from this node may wait for the record of\n"
+		"                           the call that sent it, to join its trace (0..10000, default 250)\n"
 		"      --stats-interval S   log the counters every S seconds (default 0: at exit only)\n"
 		"  -v, --verbose            debug output, libbpf's included\n"
 		"  -q, --quiet              errors only\n"
@@ -156,6 +159,7 @@ enum {
 	OPT_EXPORT,
 	OPT_REGION,
 	OPT_XRAY_ENDPOINT,
+	OPT_LINK_WAIT,
 };
 
 /* The rules file, NUL-terminated and malloc'd, or NULL (reported). */
@@ -226,6 +230,7 @@ int do_run(int argc, char **argv)
 		{ "export", required_argument, NULL, OPT_EXPORT },
 		{ "region", required_argument, NULL, OPT_REGION },
 		{ "xray-endpoint", required_argument, NULL, OPT_XRAY_ENDPOINT },
+		{ "link-wait", required_argument, NULL, OPT_LINK_WAIT },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -357,6 +362,13 @@ int do_run(int argc, char **argv)
 			break;
 		case OPT_EKS_CLUSTER:
 			cluster = optarg;
+			break;
+		case OPT_LINK_WAIT:
+			if (parse_long(optarg, 0, 10000, &v)) {
+				p_err("--link-wait '%s': expected milliseconds, 0..10000", optarg);
+				return XTAP_EXIT_USAGE;
+			}
+			conn_table_set_link_wait((uint64_t)v * 1000000ull);
 			break;
 		case 'v':
 			log_set_level(LOG_DEBUG);
@@ -526,6 +538,7 @@ int do_run(int argc, char **argv)
 		}
 		err = 0;
 		now = clock_mono_now();
+		conn_tick(now);
 		if (now - last_sweep >= SWEEP_NS) {
 			conn_sweep(now);
 			clock_sync();

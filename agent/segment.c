@@ -397,34 +397,31 @@ static void write_platform(struct jw *w, const struct xtap_txn *t, const struct 
 	}
 }
 
-static void write_server(struct jw *w, const struct xtap_txn *t, const struct trace_ctx *ctx,
-			 const struct segment_config *cfg, const char *trace_id, const char *id)
+/* The name of the service t ran in. */
+static void service_name(const struct xtap_txn *t, const struct segment_config *cfg, char *name)
 {
-	const struct xtap_identity *idn;
-	char name[NAME_MAX_CHARS * 4 + 1];
-	char url[URL_BUF];
-	const char *ip;
-	size_t url_len, ipn;
-	bool xff;
-
 	if (cfg && cfg->name && cfg->name[0])
 		sanitize_name(cfg->name, strlen(cfg->name), name);
 	else
 		sanitize_name(t->comm, field_len(t->comm, sizeof(t->comm)), name);
-	server_url(t, url, sizeof(url));
-	url_len = utf8_prefix(url, strlen(url), SIZE_MAX, URL_MAX_BYTES);
-	url[url_len] = '\0';
+}
 
-	jw_obj_begin(w);
+/* The keys every document starts with, in Node's order. */
+static void write_head(struct jw *w, const struct xtap_txn *t, const char *trace_id, const char *id,
+		       const char *name)
+{
 	jw_kv_str(w, "trace_id", trace_id);
 	jw_kv_str(w, "id", id);
 	jw_key(w, "start_time");
 	jw_epoch_us(w, t->start_ns);
 	jw_kv_str(w, "name", name);
-	if (ctx && ctx->parent_id[0])
-		jw_kv_str(w, "parent_id", ctx->parent_id);
+}
 
-	idn = cfg ? identity_get(cfg->identity) : NULL;
+/* A segment's aws block and origin: where it ran, and who wrote it. */
+static void write_aws(struct jw *w, const struct xtap_txn *t, const struct segment_config *cfg)
+{
+	const struct xtap_identity *idn = cfg ? identity_get(cfg->identity) : NULL;
+
 	jw_key(w, "aws");
 	jw_obj_begin(w);
 	write_platform(w, t, idn);
@@ -440,7 +437,27 @@ static void write_server(struct jw *w, const struct xtap_txn *t, const struct tr
 	/* Node's order: aws, then origin (the Node SDK's Express middleware) */
 	if (idn && idn->origin)
 		jw_kv_str(w, "origin", idn->origin);
+}
 
+static void write_server(struct jw *w, const struct xtap_txn *t, const struct trace_ctx *ctx,
+			 const struct segment_config *cfg, const char *trace_id, const char *id)
+{
+	char name[NAME_MAX_CHARS * 4 + 1];
+	char url[URL_BUF];
+	const char *ip;
+	size_t url_len, ipn;
+	bool xff;
+
+	service_name(t, cfg, name);
+	server_url(t, url, sizeof(url));
+	url_len = utf8_prefix(url, strlen(url), SIZE_MAX, URL_MAX_BYTES);
+	url[url_len] = '\0';
+
+	jw_obj_begin(w);
+	write_head(w, t, trace_id, id, name);
+	if (ctx && ctx->parent_id[0])
+		jw_kv_str(w, "parent_id", ctx->parent_id);
+	write_aws(w, t, cfg);
 	write_annotations(w, t, url);
 	write_metadata(w, t);
 
@@ -473,6 +490,8 @@ static void write_server(struct jw *w, const struct xtap_txn *t, const struct tr
 	jw_obj_end(w);
 }
 
+/* An outgoing call: an independent subsegment (trace_id, parent_id, type),
+ * or with trace_id NULL one embedded in a segment's subsegments. */
 static void write_client(struct jw *w, const struct xtap_txn *t, const struct trace_ctx *ctx,
 			 const char *trace_id, const char *id)
 {
@@ -494,25 +513,28 @@ static void write_client(struct jw *w, const struct xtap_txn *t, const struct tr
 	url_len = utf8_prefix(url, strlen(url), SIZE_MAX, URL_MAX_BYTES);
 	url[url_len] = '\0';
 
-	/* An independent subsegment needs a parent_id. The calling process's
-	 * own segment is not known when the call completes (the server side
-	 * may finish later, or not be traced at all), so without a propagated
-	 * Parent a fresh id stands in; linking it to the enclosing segment is
-	 * the trace builder's job later. */
+	/* An independent subsegment needs a parent_id: the segment of the
+	 * request the call served (span.c), else a Parent the process
+	 * propagated; a call outside any request gets a fresh one. */
 	if (ctx && ctx->parent_id[0])
 		memcpy(parent, ctx->parent_id, sizeof(parent));
 	else
 		xid_span_id(parent);
 
 	jw_obj_begin(w);
-	jw_kv_str(w, "trace_id", trace_id);
+	if (trace_id)
+		jw_kv_str(w, "trace_id", trace_id);
 	jw_kv_str(w, "id", id);
 	jw_key(w, "start_time");
 	jw_epoch_us(w, t->start_ns);
 	jw_kv_str(w, "name", name);
-	jw_kv_str(w, "parent_id", parent);
-	jw_kv_str(w, "type", "subsegment");
+	if (trace_id) {
+		jw_kv_str(w, "parent_id", parent);
+		jw_kv_str(w, "type", "subsegment");
+	}
 	jw_kv_str(w, "namespace", "remote");
+	if (ctx && ctx->traced)
+		jw_kv_bool(w, "traced", true);
 
 	write_annotations(w, t, url);
 	write_metadata(w, t);
@@ -534,6 +556,30 @@ static void write_client(struct jw *w, const struct xtap_txn *t, const struct tr
 	jw_obj_end(w);
 }
 
+/* A call that may belong to one of several requests in flight: rather than
+ * guess its parent, a segment of its own for the calling service, with the
+ * call embedded. */
+static void write_call_segment(struct jw *w, const struct xtap_txn *t, const struct trace_ctx *ctx,
+			       const struct segment_config *cfg, const char *trace_id,
+			       const char *id)
+{
+	char name[NAME_MAX_CHARS * 4 + 1];
+	char seg_id[XID_SPAN_LEN + 1];
+
+	xid_span_id(seg_id);
+	service_name(t, cfg, name);
+	jw_obj_begin(w);
+	write_head(w, t, trace_id, seg_id, name);
+	write_aws(w, t, cfg);
+	write_metadata(w, t);
+	jw_key(w, "subsegments");
+	jw_arr_begin(w);
+	write_client(w, t, ctx, NULL, id);
+	jw_arr_end(w);
+	write_times_end(w, t);
+	jw_obj_end(w);
+}
+
 static uint64_t epoch_seconds(uint64_t ns)
 {
 	struct timespec ts;
@@ -545,8 +591,7 @@ static uint64_t epoch_seconds(uint64_t ns)
 	return (uint64_t)ts.tv_sec;
 }
 
-/* The context the request's headers give, if any: true when one did. */
-static bool header_ctx(const struct xtap_txn *t, struct trace_ctx *ctx)
+bool segment_header_ctx(const struct xtap_txn *t, struct trace_ctx *ctx)
 {
 	if (t->has_amzn_trace && !trace_parse_amzn(t->amzn_trace, ctx) && ctx->trace_id[0])
 		return true;
@@ -557,15 +602,18 @@ int segment_trace_sampled(const struct xtap_txn *t)
 {
 	struct trace_ctx c;
 
-	return header_ctx(t, &c) ? c.sampled : TRACE_SAMPLED_UNKNOWN;
+	return segment_header_ctx(t, &c) ? c.sampled : TRACE_SAMPLED_UNKNOWN;
 }
 
 void segment_trace_ctx(const struct xtap_txn *t, struct trace_ctx *ctx)
 {
-	if (header_ctx(t, ctx))
+	if (segment_header_ctx(t, ctx))
 		return;
 	ctx->parent_id[0] = '\0';
 	ctx->sampled = TRACE_SAMPLED_UNKNOWN;
+	ctx->id[0] = '\0';
+	ctx->traced = false;
+	ctx->own_segment = false;
 	xid_trace_id(ctx->trace_id, epoch_seconds(t->start_ns));
 }
 
@@ -583,7 +631,10 @@ int segment_write(const struct xtap_txn *t, const struct trace_ctx *ctx,
 		memcpy(trace_id, ctx->trace_id, sizeof(trace_id));
 	else
 		xid_trace_id(trace_id, epoch_seconds(t->start_ns));
-	xid_span_id(id);
+	if (ctx && xid_valid_span_id(ctx->id))
+		memcpy(id, ctx->id, sizeof(id));
+	else
+		xid_span_id(id);
 	if (id_out)
 		memcpy(id_out, id, sizeof(id));
 
@@ -591,7 +642,9 @@ int segment_write(const struct xtap_txn *t, const struct trace_ctx *ctx,
 	/* A transaction of unknown role was still served by this process as
 	 * far as the trace builder could tell: a segment is the safer guess,
 	 * as it needs no parent to be accepted. */
-	if (t->role == XTAP_ROLE_CLIENT)
+	if (t->role == XTAP_ROLE_CLIENT && ctx && ctx->own_segment)
+		write_call_segment(&w, t, ctx, cfg, trace_id, id);
+	else if (t->role == XTAP_ROLE_CLIENT)
 		write_client(&w, t, ctx, trace_id, id);
 	else
 		write_server(&w, t, ctx, cfg, trace_id, id);

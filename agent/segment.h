@@ -26,6 +26,9 @@ struct segment_config {
  * X-Amzn-Trace-Id first, then traceparent; a missing or invalid trace id is
  * replaced by a new one (epoch of start_ns), a missing parent stays empty. */
 void segment_trace_ctx(const struct xtap_txn *t, struct trace_ctx *ctx);
+/* The context the request's headers give (X-Amzn-Trace-Id, then
+ * traceparent): true when one did. */
+bool segment_header_ctx(const struct xtap_txn *t, struct trace_ctx *ctx);
 /* Only the Sampled flag of that context (enum trace_sampled), without
  * making a trace id: what the sampling decision needs at the request head. */
 int segment_trace_sampled(const struct xtap_txn *t);

@@ -10,6 +10,9 @@ static void ctx_reset(struct trace_ctx *out)
 	out->trace_id[0] = '\0';
 	out->parent_id[0] = '\0';
 	out->sampled = TRACE_SAMPLED_UNKNOWN;
+	out->id[0] = '\0';
+	out->traced = false;
+	out->own_segment = false;
 }
 
 static bool is_ows(char c)

@@ -16,6 +16,11 @@ struct trace_ctx {
 	char trace_id[XID_TRACE_LEN + 1]; /* "" when none valid was given */
 	char parent_id[XID_SPAN_LEN + 1]; /* "" when none */
 	int sampled; /* enum trace_sampled */
+	/* For the writer: the document's own id ("": a new one), and whether
+	 * the callee of a client call is traced too. */
+	char id[XID_SPAN_LEN + 1];
+	bool traced;
+	bool own_segment; /* a client call written as a segment of its own */
 };
 
 /* Parse X-Amzn-Trace-Id as the Node SDK does: ';'-separated key=value, keys

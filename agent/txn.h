@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "http.h"
+#include "span.h"
 #include "../include/xtap.h"
 
 #define TXN_IP_MAX 46 /* INET6_ADDRSTRLEN */
@@ -29,10 +30,20 @@ struct xtap_txn {
 	 * Kept before `method` so conn.c's per-request memset clears them. */
 	char k8s_pod[TXN_POD_MAX];
 	char container_id[TXN_CONTAINER_ID_MAX];
-	/* The sampling decision, made at the request head (txn_head_fn): an
-	 * unsampled exchange is still paired, but no document is written. */
-	bool unsampled;
+	/* The sampling decision (enum span_drop), made at the request head
+	 * (txn_head_fn) for the first exchange of a trace and inherited by the
+	 * rest: a dropped exchange is still paired, but no document is written. */
+	uint8_t drop;
 	char rule_name[TXN_RULE_MAX]; /* the centralized rule that sampled it, or "" */
+	/* Trace context (span.h): the span is made at the request head; the
+	 * ids are resolved when the document is written. trace_id "": none
+	 * (segment_trace_ctx() decides from the headers). */
+	struct span_ref span;
+	char trace_id[XID_TRACE_LEN + 1];
+	char span_id[XID_SPAN_LEN + 1];
+	char parent_id[XID_SPAN_LEN + 1];
+	bool callee_traced; /* a client call whose request a traced server read */
+	bool own_segment; /* a client call written as a segment of its own (span.h) */
 	/* request */
 	char method[HTTP_METHOD_MAX];
 	char target[HTTP_TARGET_MAX];

@@ -1921,13 +1921,14 @@ struct e2e_peer *e2e_peer_go(void)
 	return p;
 }
 
-struct e2e_peer *e2e_peer_node(void)
+/* interpreter script PORT, a peer that listens on 127.0.0.1:PORT */
+static struct e2e_peer *peer_script(const char *interpreter, const char *script)
 {
 	struct e2e_peer *p = xalloc(sizeof(*p));
 	const char *argv[4];
 
-	argv[0] = e2e_require_bin("node");
-	argv[1] = peer_file("tests/e2e/peers/server.js");
+	argv[0] = interpreter;
+	argv[1] = peer_file(script);
 	p->dir = e2e_tmpdir();
 	p->port = e2e_free_port();
 	argv[2] = e2e_fmt("%d", p->port);
@@ -1937,6 +1938,16 @@ struct e2e_peer *e2e_peer_node(void)
 	p->server_pid = p->proc->pid;
 	peer_fill(p);
 	return p;
+}
+
+struct e2e_peer *e2e_peer_node(void)
+{
+	return peer_script(e2e_require_bin("node"), "tests/e2e/peers/server.js");
+}
+
+struct e2e_peer *e2e_peer_relay(void)
+{
+	return peer_script(python_exe(), "tests/e2e/peers/relay.py");
 }
 
 /* ------------------------------------------------------------------------ */

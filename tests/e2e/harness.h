@@ -449,7 +449,15 @@ struct e2e_peer *e2e_peer_go(void);
  *   /ok         200 "ok\n" with Content-Length
  *   /chunked    200, res.write x3 then end (chunked encoding)
  *   /status/N   status N
- *   /slow?ms=N  200 after N ms */
+ *   /slow?ms=N  200 after N ms
+ *   /call?url=U&ms=N&hold=H  after N ms GETs U (http://127.0.0.1 only) and,
+ *               H ms after its response, answers with its status: an
+ *               outgoing call from an event loop */
 struct e2e_peer *e2e_peer_node(void);
+/* python3 tests/e2e/peers/relay.py PORT, a thread-per-request server
+ * (ThreadingHTTPServer, HTTP/1.1):
+ *   /relay?url=U  GETs U (http://127.0.0.1 only) from the request's thread,
+ *                 answers with its status, "relayed <status> <bytes>\n" */
+struct e2e_peer *e2e_peer_relay(void);
 
 #endif /* XTAP_E2E_HARNESS_H */

@@ -1226,13 +1226,18 @@ static void test_no_trace_header(void **state)
 		srv4.port, 0, 10,
 		e2e_fmt("GET /w/notrace HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", host4()),
 		NULL);
-	json_t *d;
+	json_t *d, *sub;
 
 	(void)state;
 	assert_true(r.closed);
 	d = segment_for("/w/notrace");
 	assert_trace_id(d, "trace_id");
-	assert_json_absent(d, "parent_id");
+	/* no header, but xtap saw the call on this node (this process made
+	 * it): the segment continues the caller's trace */
+	sub = subsegment_for("/w/notrace");
+	assert_json_str(d, "trace_id", e2e_json_str(sub, "trace_id"));
+	assert_json_str(d, "parent_id", e2e_json_str(sub, "id"));
+	assert_json_true(sub, "traced");
 	assert_json_str(d, "http.request.user_agent", "");
 	assert_json_absent(d, "http.request.x_forwarded_for");
 }

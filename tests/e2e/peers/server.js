@@ -36,6 +36,31 @@ const server = http.createServer((req, res) => {
 				res.writeHead(200, { 'Content-Type': 'text/plain' });
 				res.end('slow\n');
 			}, ms);
+		} else if (u.pathname === '/call') {
+			// after ms, GET url (loopback only) and answer with its status:
+			// an outgoing call made while the request is in flight
+			const target = new URL(u.searchParams.get('url') || '', 'http://invalid');
+			let ms = parseInt(u.searchParams.get('ms') || '0', 10);
+			if (!(ms >= 0 && ms <= 30000)) ms = 0;
+			let hold = parseInt(u.searchParams.get('hold') || '0', 10);
+			if (!(hold >= 0 && hold <= 30000)) hold = 0;
+			if (target.protocol !== 'http:' || target.hostname !== '127.0.0.1') {
+				res.writeHead(400, { 'Content-Type': 'text/plain' });
+				res.end('call: url must be http://127.0.0.1...\n');
+				return;
+			}
+			setTimeout(() => {
+				http.get(target, (r) => {
+					r.resume();
+					r.on('end', () => setTimeout(() => {
+						res.writeHead(r.statusCode, { 'Content-Type': 'text/plain' });
+						res.end(`called ${r.statusCode}\n`);
+					}, hold));
+				}).on('error', (e) => {
+					res.writeHead(502, { 'Content-Type': 'text/plain' });
+					res.end(`call: ${e.message}\n`);
+				});
+			}, ms);
 		} else {
 			res.writeHead(404, { 'Content-Type': 'text/plain' });
 			res.end('not found\n');

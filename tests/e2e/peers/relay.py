@@ -1,0 +1,43 @@
+# SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+"""Test peer for the xtap end-to-end tests: a thread-per-request HTTP server
+that, for GET /relay?url=U, fetches U (http://127.0.0.1 or [::1] only) and
+answers with its status. Usage: python3 relay.py PORT."""
+import http.server
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+
+
+class Relay(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self):
+        u = urllib.parse.urlsplit(self.path)
+        target = urllib.parse.parse_qs(u.query).get("url", [""])[0]
+        t = urllib.parse.urlsplit(target)
+        if u.path != "/relay" or t.scheme != "http" or t.hostname not in ("127.0.0.1", "::1"):
+            self.answer(400, b"relay: url must be http://127.0.0.1...\n")
+            return
+        try:
+            with urllib.request.urlopen(target, timeout=10) as r:
+                status, body = r.status, r.read()
+        except urllib.error.HTTPError as e:
+            status, body = e.code, e.read()
+        except OSError as e:
+            self.answer(502, ("relay: %s\n" % e).encode())
+            return
+        self.answer(status, b"relayed %d %d\n" % (status, len(body)))
+
+    def answer(self, status, body):
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Relay).serve_forever()
