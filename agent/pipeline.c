@@ -19,7 +19,7 @@ void pipeline_head(struct xtap_txn *t, void *ctx)
 	if (sampled != TRACE_SAMPLED_YES && pl->sampler) {
 		const struct xtap_identity *idn = identity_get(pl->seg.identity);
 		struct sampling_req q = {
-			.service_name = pl->seg.name ? pl->seg.name : t->comm,
+			.service_name = segment_service_name(t, &pl->seg, NULL),
 			.service_type = idn && idn->origin ? idn->origin : "",
 			.host = t->has_host ? t->host : "",
 			.method = t->method,
