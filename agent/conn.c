@@ -13,6 +13,7 @@
 #include "conn.h"
 #include "counters.h"
 #include "http.h"
+#include "k8s_meta.h"
 
 #define CONN_BUCKETS (1u << 17) /* 2x CONN_TABLE_MAX keeps chains short */
 #define PROC_BUCKETS (1u << 14)
@@ -560,6 +561,7 @@ int conn_handle_record(const void *rec, size_t size)
 		}
 		return 0;
 	case XTAP_EV_EXIT:
+		k8s_meta_pid_exit(h->tgid); /* the pid may come back as another process */
 		p = proc_find(h->tgid, NULL);
 		if (!p)
 			return 0;

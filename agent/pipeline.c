@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include "counters.h"
+#include "k8s_meta.h"
 #include "pipeline.h"
 
 void pipeline_head(struct xtap_txn *t, void *ctx)
@@ -15,6 +16,8 @@ void pipeline_head(struct xtap_txn *t, void *ctx)
 		xtap_ctr.sampled_out++;
 		return;
 	}
+	/* before the sampler: the pod's metadata names the service */
+	k8s_meta_fill(t);
 	/* Sampled=1 is honoured as is; absent or '?' goes to the sampler */
 	if (sampled != TRACE_SAMPLED_YES && pl->sampler) {
 		const struct xtap_identity *idn = identity_get(pl->seg.identity);
