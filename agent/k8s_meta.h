@@ -25,10 +25,10 @@
 #include "txn.h"
 
 /* Pods in the store. The kubelet runs at most 110 by default (250 at
- * most on EKS); past this a new pod is refused and counted. ~5 KiB each. */
+ * most on EKS); past this a new pod is refused and counted. ~6 KiB each. */
 #define K8S_PODS_MAX 1024
 /* Processes cached; past this the least recently used is dropped
- * (counted). ~1.1 KiB each. */
+ * (counted). ~1.2 KiB each. */
 #define K8S_PID_CACHE_MAX 4096
 #define K8S_PID_RECHECK_NS (10ull * 1000000000ull)
 

@@ -282,6 +282,7 @@ static struct {
 	double resync_s;
 	uint64_t rng;
 	bool failing; /* a failure was logged; the next success says so */
+	bool listed; /* the first list's pod count was logged */
 	bool token_warned;
 	bool full_warned;
 	struct k8s_sync sync;
@@ -355,6 +356,7 @@ static void pct_encode(const char *s, char *out, size_t cap)
 static char *auth_header(void)
 {
 	static const char pfx[] = "Authorization: Bearer ";
+	bool too_long;
 	char *h;
 	size_t n;
 	FILE *f;
@@ -375,15 +377,16 @@ static char *auth_header(void)
 	memcpy(h, pfx, sizeof(pfx) - 1);
 	n = fread(h + sizeof(pfx) - 1, 1, TOKEN_MAX, f);
 	fclose(f);
+	too_long = n == TOKEN_MAX;
 	while (n && (h[sizeof(pfx) - 2 + n] == '\n' || h[sizeof(pfx) - 2 + n] == '\r' ||
 		     h[sizeof(pfx) - 2 + n] == ' '))
 		n--;
 	h[sizeof(pfx) - 1 + n] = '\0';
 	/* a header value must not break the request */
-	if (!n || n >= TOKEN_MAX || strpbrk(h + sizeof(pfx) - 1, "\r\n")) {
+	if (!n || too_long || strpbrk(h + sizeof(pfx) - 1, "\r\n")) {
 		if (!w.token_warned)
 			p_warn("k8s: token %s: %s; asking the API without one", w.token_file,
-			       !n ? "empty" : "not a token");
+			       !n ? "empty" : too_long ? "larger than 16 KiB" : "not a token");
 		w.token_warned = true;
 		explicit_bzero(h, sizeof(pfx) + TOKEN_MAX);
 		free(h);
@@ -450,9 +453,14 @@ static bool on_list_data(const char *p, size_t n, void *arg)
 	return true;
 }
 
+static void report_success(void);
+
 static bool on_watch_data(const char *p, size_t n, void *arg)
 {
 	(void)arg;
+	/* the API answers again: say so now, not when this watch ends */
+	if (w.failing)
+		report_success();
 	return k8s_sync_feed(&w.sync, p, n) == K8S_OK;
 }
 
@@ -536,8 +544,9 @@ static enum k8s_result do_watch(double timeout_s, char *why, size_t whylen)
 		snprintf(why, whylen, "%s", w.sync.why);
 		return w.sync.stop;
 	}
-	/* our own deadline: the server kept it open, which is no error */
-	if (err == -ETIMEDOUT)
+	/* our own deadline after a full watch: the server kept it open,
+	 * which is no error (a connect timeout is) */
+	if (err == -ETIMEDOUT && mono_s() - t0 >= (double)secs)
 		return K8S_OK;
 	if (err)
 		return K8S_FAILED;
@@ -548,6 +557,7 @@ static enum k8s_result do_watch(double timeout_s, char *why, size_t whylen)
 		return K8S_FAILED;
 	}
 	if (mono_s() - t0 < WATCH_SHORT_S) {
+		/* 200 and at once the end: a broken proxy or server */
 		snprintf(why, whylen, "the watch ended at once");
 		return K8S_FAILED;
 	}
@@ -577,11 +587,12 @@ static void report_success(void)
 		p_warn("k8s: more than %d pods on node %s: the rest are not mapped (counted)",
 		       K8S_PODS_MAX, w.node);
 	}
-	if (!w.failing && ctr_get(&w.sync.lists) > 1)
+	if (!w.failing && w.listed)
 		return;
 	p_info("k8s: %s%" PRIu64 " pods on node %s", w.failing ? "API reachable again: " : "",
 	       ms.pods, w.node);
 	w.failing = false;
+	w.listed = true;
 }
 
 static void *watch_main(void *arg)
@@ -737,6 +748,9 @@ int k8s_start(const struct k8s_config *c, char *err, size_t errlen)
 		return -EINVAL;
 	}
 	strcpy(w.node, node);
+	/* a fresh start (the unit tests start and stop more than once) */
+	memset(&w.sync, 0, sizeof(w.sync));
+	w.failing = w.listed = w.token_warned = w.full_warned = false;
 	{
 		char sel[sizeof("spec.nodeName=") + TXN_POD_MAX];
 
