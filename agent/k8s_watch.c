@@ -283,6 +283,7 @@ static struct {
 	uint64_t rng;
 	bool failing; /* a failure was logged; the next success says so */
 	bool listed; /* the first list's pod count was logged */
+	bool watch_data; /* the current watch has streamed something */
 	bool token_warned;
 	bool full_warned;
 	struct k8s_sync sync;
@@ -458,6 +459,7 @@ static void report_success(void);
 static bool on_watch_data(const char *p, size_t n, void *arg)
 {
 	(void)arg;
+	w.watch_data = true;
 	/* the API answers again: say so now, not when this watch ends */
 	if (w.failing)
 		report_success();
@@ -538,6 +540,7 @@ static enum k8s_result do_watch(double timeout_s, char *why, size_t whylen)
 		 "&resourceVersion=%s&timeoutSeconds=%ld",
 		 w.api, w.selector, w.sync.rv, secs);
 	k8s_sync_reset_stream(&w.sync);
+	w.watch_data = false;
 	err = api_get(url, (secs + WATCH_SLACK_S) * 1000L, on_watch_data, &status, why, whylen);
 	if (w.sync.stop != K8S_OK) {
 		/* an ERROR event, or a Status body: the stream said why */
@@ -647,8 +650,12 @@ static void *watch_main(void *arg)
 			need_list = consistent = true;
 		} else {
 			/* reconnect from the same resourceVersion; if it
-			 * expired meanwhile, the answer is a 410 */
+			 * expired meanwhile, the answer is a 410. A watch
+			 * that streamed before it broke (a proxy's idle
+			 * cut) is retried soon, not after a growing wait. */
 			report_failure("pod watch on", why[0] ? why : "failed");
+			if (w.watch_data)
+				attempt = 0;
 			if (wait_or_stop(k8s_backoff(attempt++, rnd())))
 				break;
 		}
