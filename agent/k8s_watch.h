@@ -7,8 +7,8 @@
  *   WATCH the same with watch=1 from the list's resourceVersion, with
  *         bookmarks; ADDED / MODIFIED / DELETED applied as they stream in
  *   410 Gone (an expired resourceVersion) → a fresh, consistent LIST
- *   a failure → reconnect after a backoff with jitter (0.5 s doubling to
- *         30 s); the store keeps what it had, capture never waits
+ *   a failure → reconnect after a backoff with jitter (0.25–0.5 s, doubling
+ *         up to 15–30 s); the store keeps what it had, capture never waits
  *   every --kube-resync seconds (±10 %) → a full LIST replaces the store
  *
  * The service-account token is read again for every request (bound
