@@ -516,9 +516,10 @@ int do_run(int argc, char **argv)
 		goto out;
 	}
 	pl.seg.identity = &ident;
-	if (k8s_start(&kc, errbuf, sizeof(errbuf))) {
+	err = k8s_start(&kc, errbuf, sizeof(errbuf));
+	if (err) {
 		p_err("%s", errbuf);
-		ret = XTAP_EXIT_USAGE;
+		ret = err == -EINVAL ? XTAP_EXIT_USAGE : XTAP_EXIT_FAIL;
 		goto out;
 	}
 
