@@ -15,6 +15,7 @@
 #include "http.h"
 #include "segment.h"
 #include "span.h"
+#include "k8s_meta.h"
 
 #define CONN_BUCKETS (1u << 17) /* 2x CONN_TABLE_MAX keeps chains short */
 #define PROC_BUCKETS (1u << 14)
@@ -729,15 +730,15 @@ static void link_request(struct conn *c, struct pending *p)
 			}
 		}
 	}
-	if (s->state == SPAN_CHILD)
-		return;
-	if (hdr) {
+	t->inherits = s->state == SPAN_CHILD;
+	if (hdr && !t->inherits) {
 		memcpy(s->trace_id, hc.trace_id, sizeof(s->trace_id));
 		memcpy(s->parent_id, hc.parent_id, sizeof(s->parent_id));
 	}
 	if (head_fn)
 		head_fn(t, sink_ctx);
-	s->drop = t->drop;
+	if (!t->inherits)
+		s->drop = t->drop;
 }
 
 /* ---- parser callbacks ---- */
@@ -967,6 +968,7 @@ int conn_handle_record(const void *rec, size_t size)
 		}
 		return 0;
 	case XTAP_EV_EXIT:
+		k8s_meta_pid_exit(h->tgid); /* the pid may come back as another process */
 		p = proc_find(h->tgid, NULL);
 		if (!p)
 			return 0;

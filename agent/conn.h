@@ -26,8 +26,8 @@
 typedef void (*txn_sink_fn)(struct xtap_txn *t, void *ctx);
 /* Called once the request head of t is known (the response is not): the
  * sampling decision, as early as the bytes allow. Sets t->drop and
- * t->rule_name. Called only for the first exchange of a trace seen here;
- * the others inherit its decision. */
+ * t->rule_name, unless t->inherits: linked to its parent already, it takes
+ * the decision of the trace's first exchange when resolved. */
 typedef void (*txn_head_fn)(struct xtap_txn *t, void *ctx);
 
 /* head may be NULL (everything is emitted). */

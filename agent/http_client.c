@@ -20,6 +20,7 @@ struct sink {
 	size_t len;
 	size_t cap;
 	bool overflow;
+	const struct http_req *req;
 };
 
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
@@ -27,6 +28,8 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
 	struct sink *s = ud;
 	size_t n = size * nmemb;
 
+	if (s->req->on_data)
+		return s->req->on_data(ptr, n, s->req->on_data_arg) ? n : 0;
 	if (s->len + n > HTTP_BODY_MAX) {
 		s->overflow = true;
 		return 0; /* aborts the transfer: CURLE_WRITE_ERROR */
@@ -99,7 +102,7 @@ int http_request(const struct http_req *req, struct http_resp *resp, char *err, 
 	char sigv4[128];
 	char ebuf[CURL_ERROR_SIZE] = "";
 	struct curl_slist *hl = NULL, *t;
-	struct sink s = {};
+	struct sink s = { .req = req };
 	CURLcode c;
 	CURL *h;
 	int rc = 0;
@@ -142,6 +145,8 @@ int http_request(const struct http_req *req, struct http_resp *resp, char *err, 
 	curl_easy_setopt(h, CURLOPT_URL, req->url);
 	if (req->direct)
 		curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
+	if (req->ca_file)
+		curl_easy_setopt(h, CURLOPT_CAINFO, req->ca_file);
 	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L); /* threads: no SIGALRM */
 	curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
@@ -177,8 +182,10 @@ int http_request(const struct http_req *req, struct http_resp *resp, char *err, 
 		curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &resp->status);
 	} else {
 		rc = s.overflow ? -EMSGSIZE
-		     : c == CURLE_ABORTED_BY_CALLBACK ? -ECANCELED
-						       : curl_to_errno(c);
+		     : c == CURLE_ABORTED_BY_CALLBACK ||
+				     (c == CURLE_WRITE_ERROR && req->on_data)
+			     ? -ECANCELED
+			     : curl_to_errno(c);
 		resp->timed_out = c == CURLE_OPERATION_TIMEDOUT;
 		if (err && errlen)
 			snprintf(err, errlen, "%s", ebuf[0] ? ebuf : curl_easy_strerror(c));

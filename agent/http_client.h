@@ -39,6 +39,15 @@ struct http_req {
 	/* Ignore http(s)_proxy: link-local and loopback credential endpoints
 	 * (IMDS, the container agent) must never go through a proxy. */
 	bool direct;
+	/* CA bundle that verifies the server (CURLOPT_CAINFO); NULL: the
+	 * system's. */
+	const char *ca_file;
+	/* Streaming: the body goes to on_data piece by piece as it arrives
+	 * (a watch stream, a large list), not to resp->body, and
+	 * HTTP_BODY_MAX does not apply: the callback bounds what it keeps.
+	 * Returning false aborts the exchange (-ECANCELED). */
+	bool (*on_data)(const char *p, size_t n, void *arg);
+	void *on_data_arg;
 };
 
 struct http_resp {

@@ -3,23 +3,32 @@
 #include <stdio.h>
 #include <string.h>
 #include "counters.h"
+#include "k8s_meta.h"
 #include "pipeline.h"
 
 void pipeline_head(struct xtap_txn *t, void *ctx)
 {
 	struct pipeline *pl = ctx;
 	struct sampling_decision dec;
-	int sampled = segment_trace_sampled(t);
+	int sampled;
 
+	if (t->inherits) {
+		/* the trace's decision comes from its first exchange */
+		k8s_meta_fill(t);
+		return;
+	}
+	sampled = segment_trace_sampled(t);
 	if (sampled == TRACE_SAMPLED_NO) {
 		t->drop = SPAN_DROP_HEADER;
 		return;
 	}
+	/* before the sampler: the pod's metadata names the service */
+	k8s_meta_fill(t);
 	/* Sampled=1 is honoured as is; absent or '?' goes to the sampler */
 	if (sampled != TRACE_SAMPLED_YES && pl->sampler) {
 		const struct xtap_identity *idn = identity_get(pl->seg.identity);
 		struct sampling_req q = {
-			.service_name = pl->seg.name ? pl->seg.name : t->comm,
+			.service_name = segment_service_name(t, &pl->seg, NULL),
 			.service_type = idn && idn->origin ? idn->origin : "",
 			.host = t->has_host ? t->host : "",
 			.method = t->method,

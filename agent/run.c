@@ -18,6 +18,7 @@
 #include "exporter.h"
 #include "http_client.h"
 #include "identity.h"
+#include "k8s_watch.h"
 #include "loader.h"
 #include "log.h"
 #include "pipeline.h"
@@ -78,6 +79,17 @@ static void usage(FILE *f)
 		"                           while they are unavailable (default: centralized when exporting\n"
 		"                           to the X-Ray API, else local with --sampling-rules, else off)\n"
 		"      --sampling-rules F   local rules, the X-Ray SDKs' JSON format (version 1 or 2)\n"
+		"Kubernetes (pod, namespace, container, workload, node on segments; see README):\n"
+		"      --kubernetes MODE    auto, on or off (default auto: on in a pod, where\n"
+		"                           $KUBERNETES_SERVICE_HOST is set, or with --kube-api)\n"
+		"      --kube-api URL       API server (default https://$KUBERNETES_SERVICE_HOST:\n"
+		"                           $KUBERNETES_SERVICE_PORT)\n"
+		"      --kube-token-file F  bearer token, read again for every request (default\n"
+		"                           " K8S_SA_DIR "/token)\n"
+		"      --kube-ca-file F     CA bundle for the API server (default\n"
+		"                           " K8S_SA_DIR "/ca.crt)\n"
+		"      --node-name N        this node, whose pods are watched (default: $NODE_NAME)\n"
+		"      --kube-resync S      list every pod again every S seconds (default 600)\n"
 		"Platform (aws.ec2 / aws.eks and origin in segments):\n"
 		"      --platform P         auto, ec2, eks or none (default auto: eks with a cluster name,\n"
 		"                           else ec2 on an EC2 host whose instance metadata answers)\n"
@@ -160,6 +172,12 @@ enum {
 	OPT_REGION,
 	OPT_XRAY_ENDPOINT,
 	OPT_LINK_WAIT,
+	OPT_KUBERNETES,
+	OPT_KUBE_API,
+	OPT_KUBE_TOKEN,
+	OPT_KUBE_CA,
+	OPT_NODE_NAME,
+	OPT_KUBE_RESYNC,
 };
 
 /* The rules file, NUL-terminated and malloc'd, or NULL (reported). */
@@ -231,6 +249,12 @@ int do_run(int argc, char **argv)
 		{ "region", required_argument, NULL, OPT_REGION },
 		{ "xray-endpoint", required_argument, NULL, OPT_XRAY_ENDPOINT },
 		{ "link-wait", required_argument, NULL, OPT_LINK_WAIT },
+		{ "kubernetes", required_argument, NULL, OPT_KUBERNETES },
+		{ "kube-api", required_argument, NULL, OPT_KUBE_API },
+		{ "kube-token-file", required_argument, NULL, OPT_KUBE_TOKEN },
+		{ "kube-ca-file", required_argument, NULL, OPT_KUBE_CA },
+		{ "node-name", required_argument, NULL, OPT_NODE_NAME },
+		{ "kube-resync", required_argument, NULL, OPT_KUBE_RESYNC },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -254,6 +278,7 @@ int do_run(int argc, char **argv)
 	char cluster_env[EKS_CLUSTER_MAX + 1], daemon_url[80];
 	char *rules_json = NULL;
 	enum xray_export_mode export_mode = XRAY_EXPORT_AUTO;
+	struct k8s_config kc = { .mode = K8S_MODE_AUTO };
 	const char *region = NULL, *xray_endpoint = NULL;
 	bool no_daemon = false, use_api = false, daemon_explicit;
 	char errbuf[256];
@@ -370,6 +395,30 @@ int do_run(int argc, char **argv)
 			}
 			conn_table_set_link_wait((uint64_t)v * 1000000ull);
 			break;
+		case OPT_KUBERNETES:
+			if (k8s_mode_parse(optarg, &kc.mode)) {
+				p_err("--kubernetes '%s': expected auto, on or off", optarg);
+				return XTAP_EXIT_USAGE;
+			}
+			break;
+		case OPT_KUBE_API:
+			kc.api = optarg;
+			break;
+		case OPT_KUBE_TOKEN:
+			kc.token_file = optarg;
+			break;
+		case OPT_KUBE_CA:
+			kc.ca_file = optarg;
+			break;
+		case OPT_NODE_NAME:
+			kc.node = optarg;
+			break;
+		case OPT_KUBE_RESYNC:
+			if (parse_long(optarg, 1, 86400, &kc.resync_s)) {
+				p_err("--kube-resync '%s': expected seconds, 1..86400", optarg);
+				return XTAP_EXIT_USAGE;
+			}
+			break;
 		case 'v':
 			log_set_level(LOG_DEBUG);
 			break;
@@ -479,6 +528,12 @@ int do_run(int argc, char **argv)
 		goto out;
 	}
 	pl.seg.identity = &ident;
+	err = k8s_start(&kc, errbuf, sizeof(errbuf));
+	if (err) {
+		p_err("%s", errbuf);
+		ret = err == -EINVAL ? XTAP_EXIT_USAGE : XTAP_EXIT_FAIL;
+		goto out;
+	}
 
 	log_hook_libbpf();
 	signal(SIGPIPE, SIG_IGN);
@@ -555,6 +610,7 @@ int do_run(int argc, char **argv)
 				xray_api_get_stats(pl.xa, &xs);
 				log_xray(&xs);
 			}
+			k8s_log_stats();
 			last_stats = now;
 		}
 	}
@@ -583,6 +639,8 @@ out:
 	sampler_destroy(pl.sampler);
 	aws_creds_stop();
 	loader_close(l);
+	/* after the flush: the event loop no longer reads the store */
+	k8s_stop();
 	identity_stop(&ident);
 	if (ret)
 		return ret;

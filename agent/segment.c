@@ -317,8 +317,20 @@ static bool has_resp(const struct xtap_txn *t)
 	return t->has_response && !t->incomplete;
 }
 
+static void annotation_nonempty(struct jw *w, const char *key, const char *v, size_t cap)
+{
+	size_t n = field_len(v, cap);
+
+	if (n)
+		kv_strn_cut(w, key, v, n, ANNOTATION_MAX_CHARS);
+}
+
+/* The Kubernetes annotations make segments searchable by pod, namespace
+ * and workload in filter expressions (annotation.namespace = "shop"). */
 static void write_annotations(struct jw *w, const struct xtap_txn *t, const char *url)
 {
+	const struct txn_k8s *k = &t->k8s;
+
 	jw_key(w, "annotations");
 	jw_obj_begin(w);
 	kv_strn_cut(w, "http_method", t->method, field_len(t->method, sizeof(t->method)),
@@ -326,6 +338,12 @@ static void write_annotations(struct jw *w, const struct xtap_txn *t, const char
 	kv_strn_cut(w, "http_url", url, strlen(url), ANNOTATION_MAX_CHARS);
 	if (has_resp(t))
 		jw_kv_i64(w, "http_status", t->status);
+	annotation_nonempty(w, "pod", k->pod, sizeof(k->pod));
+	annotation_nonempty(w, "namespace", k->ns, sizeof(k->ns));
+	annotation_nonempty(w, "container", k->container, sizeof(k->container));
+	annotation_nonempty(w, "workload", k->workload, sizeof(k->workload));
+	if (k->node)
+		annotation_nonempty(w, "node", k->node, TXN_POD_MAX);
 	jw_obj_end(w);
 }
 
@@ -347,6 +365,18 @@ static void write_metadata(struct jw *w, const struct xtap_txn *t)
 	if (t->head_truncated)
 		jw_kv_bool(w, "head_truncated", true);
 	jw_obj_end(w);
+	if (t->k8s.pod_uid[0]) {
+		jw_key(w, "k8s");
+		jw_obj_begin(w);
+		jw_key(w, "pod_uid");
+		jw_strn(w, t->k8s.pod_uid, field_len(t->k8s.pod_uid, sizeof(t->k8s.pod_uid)));
+		if (t->k8s.workload_kind[0]) {
+			jw_key(w, "workload_kind");
+			jw_strn(w, t->k8s.workload_kind,
+				field_len(t->k8s.workload_kind, sizeof(t->k8s.workload_kind)));
+		}
+		jw_obj_end(w);
+	}
 	jw_obj_end(w);
 }
 
@@ -391,8 +421,8 @@ static void write_platform(struct jw *w, const struct xtap_txn *t, const struct 
 		jw_key(w, "eks");
 		jw_obj_begin(w);
 		kv_nonempty(w, "cluster_name", idn->cluster_name, sizeof(idn->cluster_name));
-		kv_nonempty(w, "pod", t->k8s_pod, sizeof(t->k8s_pod));
-		kv_nonempty(w, "container_id", t->container_id, sizeof(t->container_id));
+		kv_nonempty(w, "pod", t->k8s.pod, sizeof(t->k8s.pod));
+		kv_nonempty(w, "container_id", t->k8s.container_id, sizeof(t->k8s.container_id));
 		jw_obj_end(w);
 	}
 }
@@ -400,10 +430,10 @@ static void write_platform(struct jw *w, const struct xtap_txn *t, const struct 
 /* The name of the service t ran in. */
 static void service_name(const struct xtap_txn *t, const struct segment_config *cfg, char *name)
 {
-	if (cfg && cfg->name && cfg->name[0])
-		sanitize_name(cfg->name, strlen(cfg->name), name);
-	else
-		sanitize_name(t->comm, field_len(t->comm, sizeof(t->comm)), name);
+	size_t n;
+	const char *s = segment_service_name(t, cfg, &n);
+
+	sanitize_name(s, n, name);
 }
 
 /* The keys every document starts with, in Node's order. */
@@ -578,6 +608,24 @@ static void write_call_segment(struct jw *w, const struct xtap_txn *t, const str
 	jw_arr_end(w);
 	write_times_end(w, t);
 	jw_obj_end(w);
+}
+
+const char *segment_service_name(const struct xtap_txn *t, const struct segment_config *cfg,
+				 size_t *len)
+{
+	const char *s = t->comm;
+	size_t n = field_len(t->comm, sizeof(t->comm));
+
+	if (cfg && cfg->name && cfg->name[0]) {
+		s = cfg->name;
+		n = strlen(s);
+	} else if (t->k8s.name[0]) {
+		s = t->k8s.name;
+		n = field_len(s, sizeof(t->k8s.name));
+	}
+	if (len)
+		*len = n;
+	return s;
 }
 
 static uint64_t epoch_seconds(uint64_t ns)

@@ -12,7 +12,7 @@
 #define SEGMENT_DOC_MAX 65000
 
 struct segment_config {
-	const char *name; /* AWS_XRAY_TRACING_NAME; NULL: the process name (comm) */
+	const char *name; /* -n / AWS_XRAY_TRACING_NAME; NULL: segment_service_name() */
 	const char *sdk_version; /* aws.xray.sdk_version */
 	/* Where xtap runs: aws.ec2 / aws.eks and origin on segments. NULL, or
 	 * not known yet (identity_get() NULL): none. */
@@ -32,6 +32,14 @@ bool segment_header_ctx(const struct xtap_txn *t, struct trace_ctx *ctx);
 /* Only the Sampled flag of that context (enum trace_sampled), without
  * making a trace id: what the sampling decision needs at the request head. */
 int segment_trace_sampled(const struct xtap_txn *t);
+
+/* The segment name before cleaning: cfg->name (-n, AWS_XRAY_TRACING_NAME:
+ * set on purpose, so it wins), else the name the pod's metadata gives
+ * (t->k8s.name), else the process name. Also the ServiceName that sampling
+ * rules match. *len (may be NULL) gets its length, bounded by the size of
+ * the field it comes from. */
+const char *segment_service_name(const struct xtap_txn *t, const struct segment_config *cfg,
+				 size_t *len);
 
 /* Write one document for t into buf: a segment for a server transaction, an
  * independent subsegment (type, trace_id, parent_id) for a client one.

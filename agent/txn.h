@@ -14,6 +14,23 @@
 #define TXN_RULE_MAX 33 /* X-Ray rule names: 1..32 characters */
 #define TXN_POD_MAX 254 /* a pod name is a DNS subdomain: <= 253 */
 #define TXN_CONTAINER_ID_MAX 65 /* 64 hex */
+#define TXN_K8S_LABEL_MAX 64 /* namespaces, container names: DNS labels, <= 63 */
+#define TXN_K8S_UID_MAX 37 /* a UUID */
+
+/* Kubernetes metadata of the process (agent/k8s_meta.h); "" = unknown. */
+struct txn_k8s {
+	char pod[TXN_POD_MAX];
+	char pod_uid[TXN_K8S_UID_MAX];
+	char ns[TXN_K8S_LABEL_MAX];
+	char container[TXN_K8S_LABEL_MAX];
+	char container_id[TXN_CONTAINER_ID_MAX]; /* from the cgroup, even without a pod */
+	char workload[TXN_POD_MAX]; /* Deployment, StatefulSet, … name */
+	char workload_kind[TXN_K8S_LABEL_MAX];
+	/* The segment name the pod asks for: its xtap.io/segment-name
+	 * annotation or label, else the workload, else the container name. */
+	char name[TXN_POD_MAX];
+	const char *node; /* lives as long as the agent; NULL: not on Kubernetes */
+};
 
 struct xtap_txn {
 	uint8_t role; /* enum xtap_role: SERVER gives a segment, CLIENT a subsegment */
@@ -25,15 +42,14 @@ struct xtap_txn {
 	uint32_t tid;
 	char comm[XTAP_COMM_LEN];
 	char exe[TXN_EXE_MAX];
-	/* Optional Kubernetes metadata for aws.eks (pod, container_id), filled
-	 * by the Kubernetes metadata lookup when there is one; "" = unknown.
-	 * Kept before `method` so conn.c's per-request memset clears them. */
-	char k8s_pod[TXN_POD_MAX];
-	char container_id[TXN_CONTAINER_ID_MAX];
+	/* Filled at the request head when Kubernetes metadata is on. Kept
+	 * before `method` so conn.c's per-request memset clears it. */
+	struct txn_k8s k8s;
 	/* The sampling decision (enum span_drop), made at the request head
 	 * (txn_head_fn) for the first exchange of a trace and inherited by the
 	 * rest: a dropped exchange is still paired, but no document is written. */
 	uint8_t drop;
+	bool inherits; /* linked at its head: takes its parent's decision */
 	char rule_name[TXN_RULE_MAX]; /* the centralized rule that sampled it, or "" */
 	/* Trace context (span.h): the span is made at the request head; the
 	 * ids are resolved when the document is written. trace_id "": none

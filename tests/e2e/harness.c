@@ -60,7 +60,7 @@ static void die_at(const char *file, int line, const char *fmt, ...)
 /* ------------------------------------------------------------------------ */
 /* scopes                                                                   */
 
-enum res_kind { RES_MEM, RES_JSON, RES_PROC, RES_DIR, RES_AGENT };
+enum res_kind { RES_MEM, RES_JSON, RES_PROC, RES_DIR, RES_AGENT, RES_CGROUP };
 
 struct res {
 	enum res_kind kind;
@@ -230,6 +230,19 @@ int e2e_test_teardown(void **state)
 	pop_to(test_depth >= 0 ? test_depth : 0);
 	test_depth = -1;
 	return 0;
+}
+
+bool e2e_group_wanted(const char *name)
+{
+	const char *g = getenv("E2E_GROUPS");
+	size_t n = strlen(name);
+
+	if (!g || !*g)
+		return true;
+	for (const char *p = g; (p = strstr(p, name)); p += n)
+		if ((p == g || p[-1] == ',') && (p[n] == ',' || !p[n]))
+			return true;
+	return false;
 }
 
 static void cleanup_at_exit(void)
@@ -1953,6 +1966,147 @@ struct e2e_peer *e2e_peer_relay(void)
 /* ------------------------------------------------------------------------ */
 /* releasing                                                                */
 
+/* ------------------------------------------------------------------------ */
+/* cgroups                                                                  */
+
+#define CG_PREFIX "xtap-e2e-cg-"
+#define CG_REMOVE_TRIES 50
+
+static char cg_mount[PATH_MAX];
+
+const char *e2e_cgroup2_mount(void)
+{
+	char dev[256], mnt[PATH_MAX], type[64];
+	FILE *f;
+
+	if (cg_mount[0])
+		return cg_mount;
+	f = fopen("/proc/mounts", "re");
+	if (!f)
+		die("/proc/mounts: %s", strerror(errno));
+	while (fscanf(f, "%255s %4095s %63s %*[^\n]", dev, mnt, type) == 3) {
+		if (!strcmp(type, "cgroup2")) {
+			snprintf(cg_mount, sizeof(cg_mount), "%s", mnt);
+			break;
+		}
+	}
+	fclose(f);
+	if (!cg_mount[0])
+		die("no cgroup2 mount in /proc/mounts: this test needs the cgroup v2 hierarchy");
+	return cg_mount;
+}
+
+/* nftw, deepest first: every process of a directory back to the root
+ * cgroup, then the directory (cgroupfs removes its files with it). */
+static int cg_empty_cb(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	char procs[PATH_MAX + 16], root[PATH_MAX + 16], line[32];
+	FILE *f;
+
+	(void)st;
+	(void)ftw;
+	if (flag != FTW_DP)
+		return 0;
+	snprintf(procs, sizeof(procs), "%s/cgroup.procs", path);
+	snprintf(root, sizeof(root), "%s/cgroup.procs", cg_mount);
+	f = fopen(procs, "re");
+	for (int i = 0; f && i < 10000 && fgets(line, sizeof(line), f); i++) {
+		int fd = open(root, O_WRONLY | O_CLOEXEC);
+
+		if (fd < 0)
+			break;
+		if (write(fd, line, strlen(line)) < 0) {
+			/* exited meanwhile */
+		}
+		close(fd);
+	}
+	if (f)
+		fclose(f);
+	rmdir(path);
+	return 0;
+}
+
+static void cgroup_remove(const char *top)
+{
+	struct stat st;
+
+	for (int i = 0; i < CG_REMOVE_TRIES && !stat(top, &st); i++) {
+		nftw(top, cg_empty_cb, 16, FTW_DEPTH | FTW_PHYS);
+		if (stat(top, &st))
+			return;
+		e2e_sleep(0.1); /* a process still exiting keeps its cgroup busy */
+	}
+	if (!stat(top, &st))
+		fprintf(stderr, "e2e: could not remove cgroup %s\n", top);
+}
+
+/* Trees left by test processes that died without cleaning up. */
+static void cgroup_remove_stale(void)
+{
+	DIR *d = opendir(cg_mount);
+	struct dirent *e;
+
+	for (int i = 0; d && i < 100000 && (e = readdir(d)); i++) {
+		int pid;
+
+		if (sscanf(e->d_name, CG_PREFIX "%d-", &pid) == 1 && pid != getpid() &&
+		    kill(pid, 0) && errno == ESRCH)
+			cgroup_remove(e2e_fmt("%s/%s", cg_mount, e->d_name));
+	}
+	if (d)
+		closedir(d);
+}
+
+const char *e2e_cgroup_tree(void)
+{
+	static int serial;
+	const char *top;
+	char *owned;
+
+	e2e_cgroup2_mount();
+	cgroup_remove_stale();
+	top = e2e_fmt("%s/" CG_PREFIX "%d-%d", cg_mount, (int)getpid(), ++serial);
+	if (mkdir(top, 0755))
+		die("mkdir %s: %s", top, strerror(errno));
+	owned = strdup(top); /* freed by release() */
+	if (!owned)
+		abort();
+	reg(RES_CGROUP, owned);
+	return top;
+}
+
+const char *e2e_cgroup_dir(const char *top, const char *rel)
+{
+	char *path = (char *)e2e_fmt("%s/%s", top, rel);
+
+	for (char *p = path + strlen(top) + 1;; p++) {
+		bool end = *p == '\0';
+
+		if (*p != '/' && !end)
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0755) && errno != EEXIST)
+			die("mkdir %s: %s", path, strerror(errno));
+		if (end)
+			break;
+		*p = '/';
+	}
+	return path;
+}
+
+void e2e_cgroup_enter(const char *dir, pid_t pid)
+{
+	const char *procs = e2e_fmt("%s/cgroup.procs", dir);
+	const char *line = e2e_fmt("%d\n", (int)pid);
+	int fd = open(procs, O_WRONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : write(fd, line, strlen(line));
+
+	if (fd >= 0)
+		close(fd);
+	if (n != (ssize_t)strlen(line))
+		die("move pid %d into %s: %s", (int)pid, dir, strerror(errno));
+}
+
 static void release(struct res *r)
 {
 	switch (r->kind) {
@@ -1978,6 +2132,10 @@ static void release(struct res *r)
 		break;
 	case RES_DIR:
 		nftw(r->p, rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+		break;
+	case RES_CGROUP:
+		cgroup_remove(r->p);
+		free(r->p);
 		break;
 	}
 }

@@ -90,6 +90,9 @@ int e2e_group_teardown(void **state);
 int e2e_test_setup(void **state);
 int e2e_test_teardown(void **state);
 
+/* True when $E2E_GROUPS (a comma-separated list of group names) is unset
+ * or empty, or names this group. */
+bool e2e_group_wanted(const char *name);
 /* Fail unless running as root with BTF (/sys/kernel/btf/vmlinux) and bpf(2)
  * usable: end-to-end tests load real BPF and must not pass vacuously. */
 void e2e_require_root_bpf(void);
@@ -398,6 +401,25 @@ struct e2e_tcp_result e2e_tcp_strs(int port, double pause, double timeout, const
 	__attribute__((sentinel));
 /* Number of non-overlapping occurrences of needle in hay. */
 int e2e_count_str(const char *hay, const char *needle);
+
+/* ------------------------------------------------------------------------ */
+/* cgroups (v2)                                                             */
+/* ------------------------------------------------------------------------ */
+
+/* Where the cgroup v2 hierarchy is mounted (the first "cgroup2" line of
+ * /proc/mounts: /sys/fs/cgroup, or /sys/fs/cgroup/unified on a hybrid
+ * host); fails the test when there is none. */
+const char *e2e_cgroup2_mount(void);
+/* A new, empty cgroup MOUNT/xtap-e2e-cg-<pid>-<n> (scope-owned). At scope
+ * end, failed test or not, every process in the tree is moved back to the
+ * root cgroup and the directories are removed, deepest first. Trees that
+ * dead test processes left behind are removed first. */
+const char *e2e_cgroup_tree(void);
+/* mkdir -p TOP/REL (rel may hold '/': kubelet-style nesting); the path,
+ * scope-owned. Removed with the tree. */
+const char *e2e_cgroup_dir(const char *top, const char *rel);
+/* Move process pid (all its threads) into the cgroup dir. */
+void e2e_cgroup_enter(const char *dir, pid_t pid);
 
 /* ------------------------------------------------------------------------ */
 /* Test peers (servers), all on 127.0.0.1, scope-owned                      */

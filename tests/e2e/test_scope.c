@@ -339,21 +339,7 @@ static char cg_root[256], cg_dir[300];
 
 static void cgroup_v2_root(void)
 {
-	FILE *f = fopen("/proc/mounts", "re");
-	char dev[256], mnt[256], type[64];
-
-	if (!f)
-		fail_msg("/proc/mounts: %s", strerror(errno));
-	cg_root[0] = '\0';
-	while (fscanf(f, "%255s %255s %63s %*[^\n]", dev, mnt, type) == 3) {
-		if (!strcmp(type, "cgroup2")) {
-			snprintf(cg_root, sizeof(cg_root), "%s", mnt);
-			break;
-		}
-	}
-	fclose(f);
-	if (!cg_root[0])
-		fail_msg("no cgroup2 mount in /proc/mounts: --cgroup needs cgroup v2");
+	snprintf(cg_root, sizeof(cg_root), "%s", e2e_cgroup2_mount());
 }
 
 static void write_str(const char *path, const char *s)

@@ -424,8 +424,8 @@ static void test_segment_eks(void **state)
 	assert_null(json_object_get(json_object_get(json_object_get(d, "aws"), "xray"), "rule_name"));
 	json_decref(d);
 
-	strcpy(t.k8s_pod, "web-5d8f7-abcde");
-	strcpy(t.container_id, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+	strcpy(t.k8s.pod, "web-5d8f7-abcde");
+	strcpy(t.k8s.container_id, "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
 	d = write_seg(&t, &c);
 	eks = json_object_get(json_object_get(d, "aws"), "eks");
 	keys(eks, "cluster_name,pod,container_id");

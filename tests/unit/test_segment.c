@@ -605,6 +605,82 @@ static void test_name_sanitised(void **state)
 	}
 }
 
+/* Kubernetes metadata: the name precedence (-n, then the pod's, then
+ * comm), the annotations on segments and subsegments, metadata.k8s. */
+static void test_kubernetes_fields(void **state)
+{
+	static const char node[] = "ip-10-0-1-2.ec2.internal";
+	struct segment_config none = { .sdk_version = "1" };
+	struct xtap_txn t;
+	json_t *r;
+	size_t n;
+
+	(void)state;
+	server_txn(&t);
+	SET(t.k8s.pod, "web-5d8f7c9b6-x2x4z");
+	SET(t.k8s.pod_uid, "4a5b3c1e-8f2d-4c3b-9a1e-2b7c6d5e4f30");
+	SET(t.k8s.ns, "shop");
+	SET(t.k8s.container, "app");
+	SET(t.k8s.workload, "web");
+	SET(t.k8s.workload_kind, "Deployment");
+	SET(t.k8s.name, "web");
+	t.k8s.node = node;
+	r = write_doc_cfg(&t, NULL, &none);
+	assert_string_equal(str_at(r, "name"), "web");
+	assert_keys(path(r, "annotations"),
+		    "http_method,http_url,http_status,pod,namespace,container,workload,node");
+	assert_string_equal(str_at(r, "annotations.pod"), "web-5d8f7c9b6-x2x4z");
+	assert_string_equal(str_at(r, "annotations.namespace"), "shop");
+	assert_string_equal(str_at(r, "annotations.container"), "app");
+	assert_string_equal(str_at(r, "annotations.workload"), "web");
+	assert_string_equal(str_at(r, "annotations.node"), node);
+	assert_keys(path(r, "metadata.k8s"), "pod_uid,workload_kind");
+	assert_string_equal(str_at(r, "metadata.k8s.pod_uid"), "4a5b3c1e-8f2d-4c3b-9a1e-2b7c6d5e4f30");
+	assert_string_equal(str_at(r, "metadata.k8s.workload_kind"), "Deployment");
+	json_decref(r);
+	/* -n and AWS_XRAY_TRACING_NAME are set on purpose: they win */
+	r = write_doc_cfg(&t, NULL, &cfg);
+	assert_string_equal(str_at(r, "name"), "my-app");
+	json_decref(r);
+	assert_string_equal(segment_service_name(&t, &cfg, &n), "my-app");
+	assert_int_equal(n, 6);
+	assert_string_equal(segment_service_name(&t, &none, &n), "web");
+	assert_string_equal(segment_service_name(&t, NULL, NULL), "web");
+	/* the pod names are cleaned like any name */
+	SET(t.k8s.name, "checkout api!");
+	r = write_doc_cfg(&t, NULL, &none);
+	assert_string_equal(str_at(r, "name"), "checkout api_");
+	json_decref(r);
+
+	/* a subsegment says which pod made the call; its name stays the host */
+	client_txn(&t);
+	SET(t.k8s.pod, "web-1");
+	SET(t.k8s.ns, "shop");
+	SET(t.k8s.name, "web");
+	t.k8s.node = node;
+	r = write_doc_cfg(&t, NULL, &none);
+	assert_string_equal(str_at(r, "name"), "127.0.0.1");
+	assert_string_equal(str_at(r, "annotations.pod"), "web-1");
+	assert_string_equal(str_at(r, "annotations.namespace"), "shop");
+	assert_absent(r, "annotations.container");
+	assert_absent(r, "metadata.k8s");
+	json_decref(r);
+
+	/* a host process on a Kubernetes node: the node only, comm names it */
+	server_txn(&t);
+	t.k8s.node = node;
+	r = write_doc_cfg(&t, NULL, &none);
+	assert_string_equal(str_at(r, "name"), "node");
+	assert_keys(path(r, "annotations"), "http_method,http_url,http_status,node");
+	assert_absent(r, "metadata.k8s");
+	json_decref(r);
+	/* not on Kubernetes: nothing */
+	server_txn(&t);
+	r = write_doc_cfg(&t, NULL, &none);
+	assert_keys(path(r, "annotations"), "http_method,http_url,http_status");
+	json_decref(r);
+}
+
 static void test_optional_fields(void **state)
 {
 	struct xtap_txn t;
@@ -725,6 +801,15 @@ static void test_maximal_fits(void **state)
 		t.has_traceparent = true;
 		fill(t.local_ip, sizeof(t.local_ip), ':');
 		fill(t.peer_ip, sizeof(t.peer_ip), '\\');
+		fill(t.k8s.pod, sizeof(t.k8s.pod), '\x04');
+		fill(t.k8s.pod_uid, sizeof(t.k8s.pod_uid), '\x05');
+		fill(t.k8s.ns, sizeof(t.k8s.ns), '\x06');
+		fill(t.k8s.container, sizeof(t.k8s.container), '\x07');
+		fill(t.k8s.container_id, sizeof(t.k8s.container_id), '\x08');
+		fill(t.k8s.workload, sizeof(t.k8s.workload), '\x0b');
+		fill(t.k8s.workload_kind, sizeof(t.k8s.workload_kind), '\x0c');
+		fill(t.k8s.name, sizeof(t.k8s.name), '\x0e');
+		t.k8s.node = t.k8s.workload;
 		segment_trace_ctx(&t, &ctx);
 		r = write_doc_cfg(&t, &ctx, &big);
 		assert_true(strlen(doc) < SEGMENT_DOC_MAX);
@@ -759,6 +844,7 @@ int main(void)
 		cmocka_unit_test(test_incomplete),
 		cmocka_unit_test(test_ipv6_and_default_ports),
 		cmocka_unit_test(test_name_sanitised),
+		cmocka_unit_test(test_kubernetes_fields),
 		cmocka_unit_test(test_optional_fields),
 		cmocka_unit_test(test_annotation_cut_utf8),
 		cmocka_unit_test(test_maximal_fits),
