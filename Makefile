@@ -56,7 +56,8 @@ SKELS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
 
 # Files that include a BPF skeleton or drive the loader; everything else in agent/ is plain C
 # that the unit tests link without BPF.
-AGENT_BPF_SRCS := $(wildcard agent/main.c agent/loader.c agent/run.c)
+AGENT_BPF_SRCS := $(wildcard agent/main.c agent/loader.c agent/run.c agent/capture.c \
+	agent/endpoint.c agent/cmd_*.c)
 AGENT_SRCS := $(wildcard agent/*.c)
 CORE_SRCS := $(filter-out $(AGENT_BPF_SRCS),$(AGENT_SRCS))
 CORE_OBJS := $(patsubst agent/%.c,$(OUTPUT)/agent/%.o,$(CORE_SRCS))

@@ -3,18 +3,18 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
-#include <bpf/libbpf.h>
 #include "aws_creds.h"
+#include "capture.h"
 #include "clock.h"
 #include "cmd.h"
 #include "conn.h"
 #include "counters.h"
+#include "endpoint.h"
 #include "exporter.h"
 #include "http_client.h"
 #include "identity.h"
@@ -24,22 +24,10 @@
 #include "sampling.h"
 #include "xray_api.h"
 
-#define SWEEP_NS 1000000000ull
-/* Poll timeout: BPF wakes the agent only when a backlog builds up, so this
- * bounds how long a finished transaction may wait in the ring buffer. */
-#define POLL_MS 50
 #define DRAIN_MS 2000
 #define CGROUPS_MAX 8
 /* A sampling rules file is a few KiB; anything past this is not one. */
 #define RULES_FILE_MAX (1024 * 1024)
-
-static volatile sig_atomic_t stopping;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stopping = 1;
-}
 
 static void usage(FILE *f)
 {
@@ -84,6 +72,8 @@ static void usage(FILE *f)
 		"      --eks-cluster NAME   EKS cluster name (default: k8s.cluster.name in\n"
 		"                           $OTEL_RESOURCE_ATTRIBUTES)\n"
 		"      --stats-interval S   log the counters every S seconds (default 0: at exit only)\n"
+		"      --metrics-address A  HOST:PORT of /metrics, /healthz and /status, or 'off'\n"
+		"                           (default: $XTAP_METRICS_ADDRESS, else 127.0.0.1:9710)\n"
 		"  -v, --verbose            debug output, libbpf's included\n"
 		"  -q, --quiet              errors only\n"
 		"  -h, --help\n",
@@ -131,14 +121,6 @@ static void log_xray(const struct xray_api_stats *xs)
 	       xs->unprocessed, xs->dropped_full, xs->too_large, xs->queue_depth, refreshed, failed);
 }
 
-static int on_record(void *ctx, void *data, size_t size)
-{
-	(void)ctx;
-	if (conn_handle_record(data, size))
-		p_dbg("bad record of %zu bytes", size);
-	return 0;
-}
-
 enum {
 	OPT_PID = 0x100,
 	OPT_PORT,
@@ -156,6 +138,7 @@ enum {
 	OPT_EXPORT,
 	OPT_REGION,
 	OPT_XRAY_ENDPOINT,
+	OPT_METRICS,
 };
 
 /* The rules file, NUL-terminated and malloc'd, or NULL (reported). */
@@ -226,6 +209,7 @@ int do_run(int argc, char **argv)
 		{ "export", required_argument, NULL, OPT_EXPORT },
 		{ "region", required_argument, NULL, OPT_REGION },
 		{ "xray-endpoint", required_argument, NULL, OPT_XRAY_ENDPOINT },
+		{ "metrics-address", required_argument, NULL, OPT_METRICS },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -239,9 +223,10 @@ int do_run(int argc, char **argv)
 	const char *daemon = getenv("AWS_XRAY_DAEMON_ADDRESS");
 	struct pipeline pl = { .seg = { .name = getenv("AWS_XRAY_TRACING_NAME"),
 					.sdk_version = XTAP_VERSION } };
-	struct ring_buffer *rb = NULL;
-	struct loader *l = NULL;
-	uint64_t stats_every = 0, last_sweep, last_stats;
+	struct capture cap = {};
+	struct endpoint ep = {};
+	const char *metrics_opt = NULL;
+	uint64_t stats_every = 0, last_stats;
 	struct sampling_config sc = { .mode = SAMPLING_OFF };
 	const char *sampling = NULL, *rules_path = NULL, *cluster = NULL;
 	enum xtap_platform platform = PLATFORM_AUTO;
@@ -358,6 +343,9 @@ int do_run(int argc, char **argv)
 		case OPT_EKS_CLUSTER:
 			cluster = optarg;
 			break;
+		case OPT_METRICS:
+			metrics_opt = optarg;
+			break;
 		case 'v':
 			log_set_level(LOG_DEBUG);
 			break;
@@ -379,6 +367,8 @@ int do_run(int argc, char **argv)
 	lo.pids = pids;
 	lo.ports = ports;
 	lo.cgroups = cgroups;
+	if (endpoint_configure(&ep, metrics_opt))
+		return XTAP_EXIT_USAGE;
 	/* the address is checked unless --no-daemon, whatever --export
 	 * decides below */
 	daemon_explicit = daemon && *daemon;
@@ -469,14 +459,9 @@ int do_run(int argc, char **argv)
 	pl.seg.identity = &ident;
 
 	log_hook_libbpf();
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	capture_handle_signals();
 	clock_sync();
 
-	err = tracefs_ensure();
-	if (err)
-		goto out;
 	pl.ex = exporter_start(&ec);
 	if (!pl.ex) {
 		err = errno ? -errno : -EIO;
@@ -497,45 +482,30 @@ int do_run(int argc, char **argv)
 		p_err("sampling thread: %s", strerror(-err));
 		goto out;
 	}
-	err = loader_open(&lo, &l);
+	conn_table_init(pipeline_head, pipeline_emit, &pl);
+	err = capture_open(&cap, &lo);
 	if (err)
 		goto out;
-	conn_table_init(pipeline_head, pipeline_emit, &pl);
-	rb = ring_buffer__new(loader_ringbuf_fd(l), on_record, NULL, NULL);
-	if (!rb) {
-		err = -errno;
-		p_err("ring buffer: %s", strerror(-err));
+	err = endpoint_start(&ep, &cap, &pl, &lo, &ec, use_api);
+	if (err)
 		goto out;
-	}
-	p_info("ready: %d programs attached, capture %u bytes, ring buffer %u MiB%s%s", loader_links(l),
-	       lo.cap_bytes, lo.ringbuf_mb, ec.udp ? ", daemon " : "", ec.udp ? daemon : "");
+	p_info("ready: %d programs attached, capture %u bytes, ring buffer %u MiB%s%s",
+	       loader_links(cap.l), lo.cap_bytes, lo.ringbuf_mb, ec.udp ? ", daemon " : "",
+	       ec.udp ? daemon : "");
 
-	last_sweep = last_stats = clock_mono_now();
-	while (!stopping) {
+	last_stats = clock_mono_now();
+	while (!capture_stopping()) {
 		uint64_t now;
 
-		/* poll returns early only on a forced wake-up (a backlog);
-		 * records submitted without one are read by the consume */
-		err = ring_buffer__poll(rb, POLL_MS);
-		if (err >= 0 || err == -EINTR)
-			err = ring_buffer__consume(rb);
+		err = capture_turn(&cap, &now);
 		exporter_kick(pl.ex);
-		if (err < 0 && err != -EINTR) {
-			p_err("ring buffer: %s", strerror(-err));
+		if (err)
 			break;
-		}
-		err = 0;
-		now = clock_mono_now();
-		if (now - last_sweep >= SWEEP_NS) {
-			conn_sweep(now);
-			clock_sync();
-			last_sweep = now;
-		}
 		if (stats_every && now - last_stats >= stats_every) {
 			struct exporter_stats es;
 
 			exporter_get_stats(pl.ex, &es);
-			log_counters(l, &es);
+			log_counters(cap.l, &es);
 			if (pl.xa) {
 				struct xray_api_stats xs;
 
@@ -545,11 +515,9 @@ int do_run(int argc, char **argv)
 			last_stats = now;
 		}
 	}
-	/* what the kernel already wrote still counts */
-	ring_buffer__consume(rb);
-	conn_table_flush();
+	capture_drain(&cap);
 out:
-	ring_buffer__free(rb);
+	endpoint_stop(&ep);
 	if (pl.xa) {
 		struct xray_api_stats xs;
 
@@ -562,14 +530,14 @@ out:
 		struct exporter_stats es;
 
 		exporter_stop(pl.ex, DRAIN_MS, &es);
-		if (l)
-			log_counters(l, &es);
+		if (cap.l)
+			log_counters(cap.l, &es);
 	}
 	/* after the flush (the pipeline used it until then), before the
 	 * credentials its X-Ray calls sign with */
 	sampler_destroy(pl.sampler);
 	aws_creds_stop();
-	loader_close(l);
+	capture_close(&cap);
 	identity_stop(&ident);
 	if (ret)
 		return ret;

@@ -545,8 +545,7 @@ static uint64_t epoch_seconds(uint64_t ns)
 	return (uint64_t)ts.tv_sec;
 }
 
-/* The context the request's headers give, if any: true when one did. */
-static bool header_ctx(const struct xtap_txn *t, struct trace_ctx *ctx)
+bool segment_header_ctx(const struct xtap_txn *t, struct trace_ctx *ctx)
 {
 	if (t->has_amzn_trace && !trace_parse_amzn(t->amzn_trace, ctx) && ctx->trace_id[0])
 		return true;
@@ -557,16 +556,24 @@ int segment_trace_sampled(const struct xtap_txn *t)
 {
 	struct trace_ctx c;
 
-	return header_ctx(t, &c) ? c.sampled : TRACE_SAMPLED_UNKNOWN;
+	return segment_header_ctx(t, &c) ? c.sampled : TRACE_SAMPLED_UNKNOWN;
 }
 
 void segment_trace_ctx(const struct xtap_txn *t, struct trace_ctx *ctx)
 {
-	if (header_ctx(t, ctx))
+	if (segment_header_ctx(t, ctx))
 		return;
 	ctx->parent_id[0] = '\0';
 	ctx->sampled = TRACE_SAMPLED_UNKNOWN;
 	xid_trace_id(ctx->trace_id, epoch_seconds(t->start_ns));
+}
+
+void segment_url(const struct xtap_txn *t, char *url, size_t cap)
+{
+	if (t->role == XTAP_ROLE_CLIENT)
+		client_url(t, url, cap);
+	else
+		server_url(t, url, cap);
 }
 
 int segment_write(const struct xtap_txn *t, const struct trace_ctx *ctx,

@@ -30,6 +30,13 @@ void segment_trace_ctx(const struct xtap_txn *t, struct trace_ctx *ctx);
  * making a trace id: what the sampling decision needs at the request head. */
 int segment_trace_sampled(const struct xtap_txn *t);
 
+/* The context the request's own headers give (X-Amzn-Trace-Id, else
+ * traceparent): true when one did. Makes no id. */
+bool segment_header_ctx(const struct xtap_txn *t, struct trace_ctx *ctx);
+/* http.request.url as the document writes it (server: with the query;
+ * client: without). */
+void segment_url(const struct xtap_txn *t, char *url, size_t cap);
+
 /* Write one document for t into buf: a segment for a server transaction, an
  * independent subsegment (type, trace_id, parent_id) for a client one.
  * id_out (XID_SPAN_LEN + 1) receives the document's id.

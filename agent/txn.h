@@ -13,6 +13,7 @@
 #define TXN_RULE_MAX 33 /* X-Ray rule names: 1..32 characters */
 #define TXN_POD_MAX 254 /* a pod name is a DNS subdomain: <= 253 */
 #define TXN_CONTAINER_ID_MAX 65 /* 64 hex */
+#define TXN_NAMESPACE_MAX 64 /* a namespace is a DNS label: <= 63 */
 
 struct xtap_txn {
 	uint8_t role; /* enum xtap_role: SERVER gives a segment, CLIENT a subsegment */
@@ -28,6 +29,7 @@ struct xtap_txn {
 	 * by the Kubernetes metadata lookup when there is one; "" = unknown.
 	 * Kept before `method` so conn.c's per-request memset clears them. */
 	char k8s_pod[TXN_POD_MAX];
+	char k8s_namespace[TXN_NAMESPACE_MAX]; /* xtap trace --namespace */
 	char container_id[TXN_CONTAINER_ID_MAX];
 	/* The sampling decision, made at the request head (txn_head_fn): an
 	 * unsampled exchange is still paired, but no document is written. */
