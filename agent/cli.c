@@ -36,9 +36,11 @@ const struct cli_cmd *cli_match(const struct cli_cmd *cmds, size_t n, const char
 	const struct cli_cmd *match = NULL;
 	size_t len = strlen(word);
 
-	for (size_t i = 0; len && i < n; i++) {
+	/* an exact name wins over the longer ones it prefixes */
+	for (size_t i = 0; len && i < n; i++)
 		if (!strcmp(cmds[i].name, word))
-			return &cmds[i]; /* an exact name wins over longer ones */
+			return &cmds[i];
+	for (size_t i = 0; len && i < n; i++) {
 		if (strncmp(cmds[i].name, word, len))
 			continue;
 		if (match) {

@@ -216,7 +216,7 @@ static bool health(struct metrics_http *m, char *why, size_t n)
 		snprintf(why, n, "not ready: the programs are not attached, or the agent is stopping");
 		return false;
 	}
-	if (!last || now - last > METRICS_STALE_NS) {
+	if (!last || (now > last && now - last > METRICS_STALE_NS)) {
 		snprintf(why, n, "not ready: the event loop has not turned for %.1f s",
 			 last ? (double)(now - last) / 1e9 : 0.0);
 		return false;

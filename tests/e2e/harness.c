@@ -1009,6 +1009,13 @@ struct e2e_agent *e2e_agent_start(const struct e2e_agent_opts *o)
 		argv[n++] = "--daemon-address";
 		argv[n++] = e2e_fmt("127.0.0.1:%d", a->udp->port);
 	}
+	/* the endpoint's default port is fixed: agents running at once each
+	 * get a free one */
+	if (!has_arg(args, "--metrics-address")) {
+		a->metrics_port = e2e_free_port();
+		argv[n++] = "--metrics-address";
+		argv[n++] = e2e_fmt("127.0.0.1:%d", a->metrics_port);
+	}
 	for (; args && *args; args++) {
 		if (n + 2 >= sizeof(argv) / sizeof(argv[0]))
 			die("too many agent arguments");
@@ -1018,6 +1025,7 @@ struct e2e_agent *e2e_agent_start(const struct e2e_agent_opts *o)
 	/* determinism: the caller's environment must not rename or redirect */
 	env[ne++] = "AWS_XRAY_TRACING_NAME";
 	env[ne++] = "AWS_XRAY_DAEMON_ADDRESS";
+	env[ne++] = "XTAP_METRICS_ADDRESS";
 	for (const char *const *e = o ? o->env : NULL; e && *e; e++) {
 		if (ne + 2 >= sizeof(env) / sizeof(env[0]))
 			die("too many agent env entries");
