@@ -290,7 +290,7 @@ int do_trace(int argc, char **argv)
 	err = capture_open(&cap, &lo);
 	if (err)
 		goto out;
-	p_dbg("tracing: %d programs attached", loader_links(cap.l));
+	p_info("tracing: %d programs attached; Ctrl-C stops", loader_links(cap.l));
 	if (!tc.o.json && !raw)
 		err = print_line(trace_header());
 	while (!err && !capture_stopping() && !done(&tc))

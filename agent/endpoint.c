@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <string.h>
 #include <jansson.h>
+#include "clock.h"
 #include "endpoint.h"
 #include "log.h"
 #include "metrics_http.h"
@@ -105,6 +106,8 @@ int endpoint_start(struct endpoint *e, struct capture *cap, struct pipeline *pl,
 	e->pl = pl;
 	cap->tel = e->tel;
 	pl->recent = e->recent;
+	/* the loop starts turning now: count this as its first turn */
+	telemetry_tick(e->tel, clock_mono_now());
 	telemetry_set_ready(e->tel, true);
 	p_info("metrics endpoint on %s (port %d): /metrics /healthz /status", e->addr,
 	       metrics_http_port(e->http));

@@ -48,7 +48,8 @@ static int do_version(int argc, char **argv)
 		if (cli_common_opt(opt, &o))
 			continue;
 		if (opt == 'h') {
-			printf("Usage: xtap version [-j|-p]\nThe version of xtap and of the libbpf it uses.\n");
+			printf("Usage: xtap version [-j|-p]\nThe version of xtap and of the libbpf it uses.\n\n%s",
+			       CLI_OPTS_HELP);
 			return XTAP_EXIT_OK;
 		}
 		return cli_bad_opt("version", argv);
