@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "cmd.h"
 #include "http_client.h"
+#include "loader.h"
 #include "log.h"
 #include "metrics_http.h"
 
@@ -97,6 +98,61 @@ int cli_print_json(const struct cli_opts *o, json_t *v)
 		return XTAP_EXIT_FAIL;
 	}
 	return XTAP_EXIT_OK;
+}
+
+int cli_capture_opt(enum cli_capture_opt which, const char *arg, struct loader_opts *lo,
+		    uint32_t *pids, uint16_t *ports)
+{
+	long v;
+
+	switch (which) {
+	case CLI_OPT_PID:
+		if (lo->n_pids >= XTAP_SCOPE_MAX) {
+			p_err("--pid: at most %d", XTAP_SCOPE_MAX);
+			return -EINVAL;
+		}
+		if (parse_long(arg, 1, INT32_MAX, &v)) {
+			p_err("--pid '%s': expected a process id", arg);
+			return -EINVAL;
+		}
+		pids[lo->n_pids++] = (uint32_t)v;
+		return 0;
+	case CLI_OPT_PORT:
+		if (lo->n_ports >= XTAP_SCOPE_MAX) {
+			p_err("--port: at most %d", XTAP_SCOPE_MAX);
+			return -EINVAL;
+		}
+		if (parse_long(arg, 1, 65535, &v)) {
+			p_err("--port '%s': expected 1..65535", arg);
+			return -EINVAL;
+		}
+		ports[lo->n_ports++] = (uint16_t)v;
+		return 0;
+	case CLI_OPT_CAPTURE_BYTES:
+		if (parse_long(arg, 64, XTAP_CAP_MAX, &v)) {
+			p_err("--capture-bytes '%s': expected 64..%d", arg, XTAP_CAP_MAX);
+			return -EINVAL;
+		}
+		lo->cap_bytes = (uint32_t)v;
+		return 0;
+	default:
+		if (parse_long(arg, 1, 256, &v) || (v & (v - 1))) {
+			p_err("--ring-buffer-mb '%s': expected a power of two, 1..256", arg);
+			return -EINVAL;
+		}
+		lo->ringbuf_mb = (uint32_t)v;
+		return 0;
+	}
+}
+
+json_t *cli_endpoint_json(const char *ip, uint16_t port)
+{
+	char s[64];
+
+	if (!ip[0])
+		return json_null();
+	snprintf(s, sizeof(s), strchr(ip, ':') ? "[%s]:%u" : "%s:%u", ip, (unsigned int)port);
+	return json_string(s);
 }
 
 const char *cli_agent_address(const char *opt)

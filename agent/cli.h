@@ -9,6 +9,7 @@
 #include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct json_t;
 
@@ -48,6 +49,22 @@ bool cli_common_opt(int opt, struct cli_opts *o);
 /* Print v on stdout, compact on one line or indented, and drop the
  * reference. XTAP_EXIT_OK, or XTAP_EXIT_FAIL when stdout fails. */
 int cli_print_json(const struct cli_opts *o, struct json_t *v);
+
+struct loader_opts;
+
+/* The capture options `run` and `trace` share. */
+enum cli_capture_opt {
+	CLI_OPT_PID, /* --pid PID, into pids[] (XTAP_SCOPE_MAX) */
+	CLI_OPT_PORT, /* --port PORT, into ports[] (XTAP_SCOPE_MAX) */
+	CLI_OPT_CAPTURE_BYTES, /* --capture-bytes N */
+	CLI_OPT_RING_BUFFER_MB, /* --ring-buffer-mb N */
+};
+/* Parse one into lo: 0, or -EINVAL reported in one line. */
+int cli_capture_opt(enum cli_capture_opt which, const char *arg, struct loader_opts *lo,
+		    uint32_t *pids, uint16_t *ports);
+
+/* "ip:port" or "[ip]:port" (IPv6) as a new JSON string; null when ip is "". */
+struct json_t *cli_endpoint_json(const char *ip, uint16_t port);
 
 /* The agent's endpoint for status and dump: --address, else
  * $XTAP_METRICS_ADDRESS, else the default. NULL (reported) when that says

@@ -150,17 +150,19 @@ static void on_raw(const void *rec, size_t size, void *ctx)
 		emit_done(tc, print_line(line));
 }
 
+/* the shared capture options keep their enum cli_capture_opt value */
+#define OPT_CAPTURE_BASE 0x100
 enum {
-	OPT_PID = 0x100,
-	OPT_PORT,
-	OPT_COMM,
+	OPT_PID = OPT_CAPTURE_BASE + CLI_OPT_PID,
+	OPT_PORT = OPT_CAPTURE_BASE + CLI_OPT_PORT,
+	OPT_CAP = OPT_CAPTURE_BASE + CLI_OPT_CAPTURE_BYTES,
+	OPT_RB = OPT_CAPTURE_BASE + CLI_OPT_RING_BUFFER_MB,
+	OPT_COMM = 0x200,
 	OPT_STATUS,
 	OPT_MIN_DURATION,
 	OPT_POD,
 	OPT_NAMESPACE,
 	OPT_RAW,
-	OPT_CAP,
-	OPT_RB,
 };
 
 int do_trace(int argc, char **argv)
@@ -188,7 +190,6 @@ int do_trace(int argc, char **argv)
 	struct capture cap = {};
 	bool raw = false;
 	int opt, err = 0;
-	long v;
 
 	memset(&tc, 0, sizeof(tc));
 	cli_getopt_init();
@@ -197,20 +198,11 @@ int do_trace(int argc, char **argv)
 			continue;
 		switch (opt) {
 		case OPT_PID:
-			if (lo.n_pids >= XTAP_SCOPE_MAX || parse_long(optarg, 1, INT32_MAX, &v)) {
-				p_err("--pid '%s': expected a process id (at most %d of them)", optarg,
-				      XTAP_SCOPE_MAX);
-				return XTAP_EXIT_USAGE;
-			}
-			pids[lo.n_pids++] = v;
-			break;
 		case OPT_PORT:
-			if (lo.n_ports >= XTAP_SCOPE_MAX || parse_long(optarg, 1, 65535, &v)) {
-				p_err("--port '%s': expected 1..65535 (at most %d of them)", optarg,
-				      XTAP_SCOPE_MAX);
+		case OPT_CAP:
+		case OPT_RB:
+			if (cli_capture_opt(opt - OPT_CAPTURE_BASE, optarg, &lo, pids, ports))
 				return XTAP_EXIT_USAGE;
-			}
-			ports[lo.n_ports++] = v;
 			break;
 		case OPT_COMM:
 			if (!*optarg || strlen(optarg) >= XTAP_COMM_LEN) {
@@ -248,20 +240,6 @@ int do_trace(int argc, char **argv)
 				p_err("--count '%s': expected a positive number", optarg);
 				return XTAP_EXIT_USAGE;
 			}
-			break;
-		case OPT_CAP:
-			if (parse_long(optarg, 64, XTAP_CAP_MAX, &v)) {
-				p_err("--capture-bytes '%s': expected 64..%d", optarg, XTAP_CAP_MAX);
-				return XTAP_EXIT_USAGE;
-			}
-			lo.cap_bytes = v;
-			break;
-		case OPT_RB:
-			if (parse_long(optarg, 1, 256, &v) || (v & (v - 1))) {
-				p_err("--ring-buffer-mb '%s': expected a power of two, 1..256", optarg);
-				return XTAP_EXIT_USAGE;
-			}
-			lo.ringbuf_mb = v;
 			break;
 		case 'h':
 			usage(stdout);

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <jansson.h>
+#include "cli.h"
 #include "clock.h"
 #include "cmd.h"
 #include "metrics.h"
@@ -287,16 +288,6 @@ static const char *role_name(uint8_t role)
 	return role == XTAP_ROLE_SERVER ? "server" : role == XTAP_ROLE_CLIENT ? "client" : "unknown";
 }
 
-static json_t *endpoint(const char *ip, uint16_t port)
-{
-	char s[TXN_IP_MAX + 8];
-
-	if (!ip[0])
-		return json_null();
-	snprintf(s, sizeof(s), strchr(ip, ':') ? "[%s]:%u" : "%s:%u", ip, (unsigned int)port);
-	return json_string(s);
-}
-
 static void get_conns(struct metrics_http *m, struct client *c, bool head)
 {
 	uint64_t total = 0, now = clock_mono_now();
@@ -323,8 +314,8 @@ static void get_conns(struct metrics_http *m, struct client *c, bool head)
 		json_object_set_new(j, "fd", json_integer(ci->fd));
 		json_object_set_new(j, "comm", json_stringn(ci->comm, strnlen(ci->comm, sizeof(ci->comm))));
 		json_object_set_new(j, "role", json_string(role_name(ci->role)));
-		json_object_set_new(j, "local", endpoint(ci->local_ip, ci->local_port));
-		json_object_set_new(j, "peer", endpoint(ci->peer_ip, ci->peer_port));
+		json_object_set_new(j, "local", cli_endpoint_json(ci->local_ip, ci->local_port));
+		json_object_set_new(j, "peer", cli_endpoint_json(ci->peer_ip, ci->peer_port));
 		json_object_set_new(j, "pending", json_integer(ci->pending));
 		json_object_set_new(j, "opaque", json_boolean(ci->opaque));
 		json_object_set_new(j, "idle_seconds",

@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include "aws_creds.h"
 #include "capture.h"
+#include "cli.h"
 #include "clock.h"
 #include "cmd.h"
 #include "conn.h"
@@ -247,26 +248,12 @@ int do_run(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "o:n:vqh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case OPT_PID:
-			if (lo.n_pids >= XTAP_SCOPE_MAX) {
-				p_err("--pid: at most %d", XTAP_SCOPE_MAX);
+			if (cli_capture_opt(CLI_OPT_PID, optarg, &lo, pids, ports))
 				return XTAP_EXIT_USAGE;
-			}
-			if (parse_long(optarg, 1, INT32_MAX, &v)) {
-				p_err("--pid '%s': expected a process id", optarg);
-				return XTAP_EXIT_USAGE;
-			}
-			pids[lo.n_pids++] = v;
 			break;
 		case OPT_PORT:
-			if (lo.n_ports >= XTAP_SCOPE_MAX) {
-				p_err("--port: at most %d", XTAP_SCOPE_MAX);
+			if (cli_capture_opt(CLI_OPT_PORT, optarg, &lo, pids, ports))
 				return XTAP_EXIT_USAGE;
-			}
-			if (parse_long(optarg, 1, 65535, &v)) {
-				p_err("--port '%s': expected 1..65535", optarg);
-				return XTAP_EXIT_USAGE;
-			}
-			ports[lo.n_ports++] = v;
 			break;
 		case OPT_CGROUP:
 			if (lo.n_cgroups >= CGROUPS_MAX) {
@@ -276,18 +263,12 @@ int do_run(int argc, char **argv)
 			cgroups[lo.n_cgroups++] = optarg;
 			break;
 		case OPT_CAP:
-			if (parse_long(optarg, 64, XTAP_CAP_MAX, &v)) {
-				p_err("--capture-bytes '%s': expected 64..%d", optarg, XTAP_CAP_MAX);
+			if (cli_capture_opt(CLI_OPT_CAPTURE_BYTES, optarg, &lo, pids, ports))
 				return XTAP_EXIT_USAGE;
-			}
-			lo.cap_bytes = v;
 			break;
 		case OPT_RB:
-			if (parse_long(optarg, 1, 256, &v) || (v & (v - 1))) {
-				p_err("--ring-buffer-mb '%s': expected a power of two, 1..256", optarg);
+			if (cli_capture_opt(CLI_OPT_RING_BUFFER_MB, optarg, &lo, pids, ports))
 				return XTAP_EXIT_USAGE;
-			}
-			lo.ringbuf_mb = v;
 			break;
 		case OPT_DAEMON:
 			daemon = optarg;

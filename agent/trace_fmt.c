@@ -6,6 +6,7 @@
 #include <time.h>
 #include <arpa/inet.h>
 #include <jansson.h>
+#include "cli.h"
 #include "clock.h"
 #include "segment.h"
 #include "trace_fmt.h"
@@ -160,16 +161,6 @@ static json_t *str_or_null(const char *s, size_t cap)
 	return v ? v : json_null();
 }
 
-static json_t *endpoint_json(const char *ip, uint16_t port)
-{
-	char s[TXN_IP_MAX + 8];
-
-	if (!ip[0])
-		return json_null();
-	snprintf(s, sizeof(s), strchr(ip, ':') ? "[%s]:%u" : "%s:%u", ip, (unsigned int)port);
-	return json_string(s);
-}
-
 json_t *trace_txn_json(const struct xtap_txn *t)
 {
 	char url[URL_MAX];
@@ -198,8 +189,8 @@ json_t *trace_txn_json(const struct xtap_txn *t)
 			    have_ctx && tc.trace_id[0] ? json_string(tc.trace_id) : json_null());
 	json_object_set_new(o, "parent_id",
 			    have_ctx && tc.parent_id[0] ? json_string(tc.parent_id) : json_null());
-	json_object_set_new(o, "local", endpoint_json(t->local_ip, t->local_port));
-	json_object_set_new(o, "peer", endpoint_json(t->peer_ip, t->peer_port));
+	json_object_set_new(o, "local", cli_endpoint_json(t->local_ip, t->local_port));
+	json_object_set_new(o, "peer", cli_endpoint_json(t->peer_ip, t->peer_port));
 	json_object_set_new(o, "incomplete", json_boolean(t->incomplete));
 	json_object_set_new(o, "head_truncated", json_boolean(t->head_truncated));
 	return o;
@@ -241,6 +232,15 @@ static void addr_str(const struct xtap_addr *a, const uint8_t *ip, uint16_t port
 
 	inet_ntop(a->family == 2 ? AF_INET : AF_INET6, ip, s, sizeof(s));
 	snprintf(buf, cap, a->family == 2 ? "%s:%u" : "[%s]:%u", s, (unsigned int)port);
+}
+
+/* An open record's addresses and process name as text. */
+static void open_strs(const struct xtap_conn_event *e, char l[INET6_ADDRSTRLEN + 8],
+		      char r[INET6_ADDRSTRLEN + 8], char comm[XTAP_COMM_LEN])
+{
+	addr_str(&e->addr, e->addr.laddr, e->addr.lport, l, INET6_ADDRSTRLEN + 8);
+	addr_str(&e->addr, e->addr.raddr, e->addr.rport, r, INET6_ADDRSTRLEN + 8);
+	token(comm, XTAP_COMM_LEN, e->comm, sizeof(e->comm));
 }
 
 /* the captured bytes as C-style escaped text, at most RAW_PREVIEW of them */
@@ -297,9 +297,7 @@ json_t *trace_record_json(const void *rec, size_t size)
 		const struct xtap_conn_event *e = rec;
 		char l[INET6_ADDRSTRLEN + 8], r[INET6_ADDRSTRLEN + 8], comm[XTAP_COMM_LEN];
 
-		addr_str(&e->addr, e->addr.laddr, e->addr.lport, l, sizeof(l));
-		addr_str(&e->addr, e->addr.raddr, e->addr.rport, r, sizeof(r));
-		token(comm, sizeof(comm), e->comm, sizeof(e->comm));
+		open_strs(e, l, r, comm);
 		json_object_set_new(o, "comm", json_string(comm));
 		json_object_set_new(o, "local", json_string(l));
 		json_object_set_new(o, "peer", json_string(r));
@@ -334,9 +332,7 @@ int trace_record_line(const void *rec, size_t size, char *buf, size_t cap)
 		const struct xtap_conn_event *e = rec;
 		char l[INET6_ADDRSTRLEN + 8], r[INET6_ADDRSTRLEN + 8], comm[XTAP_COMM_LEN];
 
-		addr_str(&e->addr, e->addr.laddr, e->addr.lport, l, sizeof(l));
-		addr_str(&e->addr, e->addr.raddr, e->addr.rport, r, sizeof(r));
-		token(comm, sizeof(comm), e->comm, sizeof(e->comm));
+		open_strs(e, l, r, comm);
 		snprintf(buf + n, cap - (size_t)n, " comm=%s local=%s peer=%s cgroup=%llu", comm, l, r,
 			 (unsigned long long)e->cgroup_id);
 	}

@@ -242,6 +242,23 @@ static void cleanup_at_exit(void)
 /* ------------------------------------------------------------------------ */
 /* small utilities                                                          */
 
+bool e2e_want_group(const char *name)
+{
+	const char *g = getenv("E2E_GROUPS");
+	size_t n = strlen(name);
+
+	if (!g || !*g)
+		return true;
+	for (const char *p = g; *p;) {
+		const char *e = strchrnul(p, ',');
+
+		if ((size_t)(e - p) == n && !strncmp(p, name, n))
+			return true;
+		p = *e ? e + 1 : e;
+	}
+	return false;
+}
+
 const char *e2e_fmt(const char *fmt, ...)
 {
 	va_list ap;

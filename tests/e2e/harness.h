@@ -97,6 +97,10 @@ void e2e_require_root_bpf(void);
  * with "NAME not found in PATH: install it" when missing. */
 const char *e2e_require_bin(const char *name);
 
+/* True when $E2E_GROUPS is unset or empty, or lists name (comma-separated):
+ * E2E_GROUPS=python,go runs only those groups. */
+bool e2e_want_group(const char *name);
+
 /* printf into a scope-owned string. */
 const char *e2e_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "http://127.0.0.1:PORT" + path (path starts with '/'); scope-owned. */

@@ -871,23 +871,6 @@ static void test_zz_stop(void **state)
 
 /* ------------------------------------------------------------------------ */
 
-static bool want_group(const char *name)
-{
-	const char *g = getenv("E2E_GROUPS");
-	size_t n = strlen(name);
-
-	if (!g || !*g)
-		return true;
-	for (const char *p = g; *p;) {
-		const char *e = strchrnul(p, ',');
-
-		if ((size_t)(e - p) == n && !strncmp(p, name, n))
-			return true;
-		p = *e ? e + 1 : e;
-	}
-	return false;
-}
-
 #define T(f) cmocka_unit_test_setup_teardown(f, e2e_test_setup, e2e_test_teardown)
 
 int main(void)
@@ -905,12 +888,12 @@ int main(void)
 	int failed = 0;
 
 	signal(SIGPIPE, SIG_IGN);
-	if (want_group("cli"))
+	if (e2e_want_group("cli"))
 		failed += cmocka_run_group_tests_name("cli", cli, e2e_group_setup, e2e_group_teardown);
-	if (want_group("trace"))
+	if (e2e_want_group("trace"))
 		failed += cmocka_run_group_tests_name("trace", trace, trace_group_setup,
 						      e2e_group_teardown);
-	if (want_group("agent"))
+	if (e2e_want_group("agent"))
 		failed += cmocka_run_group_tests_name("agent", agent_tests, agent_group_setup,
 						      e2e_group_teardown);
 	return failed ? 1 : 0;
