@@ -6,6 +6,7 @@
 #   make asan       the agent and tests with ASan + UBSan (build/asan/)
 #   make bpf-arm64  the BPF objects for arm64, to prove they compile
 #   make vmlinux    regenerate vmlinux/x86/vmlinux.h from the running kernel
+#   make install    xtap, its man page and bash completion under DESTDIR/PREFIX
 
 .DELETE_ON_ERROR:
 # keep BPF objects: bpf-arm64 and debugging use them
@@ -56,7 +57,8 @@ SKELS := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
 
 # Files that include a BPF skeleton or drive the loader; everything else in agent/ is plain C
 # that the unit tests link without BPF.
-AGENT_BPF_SRCS := $(wildcard agent/main.c agent/loader.c agent/run.c)
+AGENT_BPF_SRCS := $(wildcard agent/main.c agent/loader.c agent/run.c agent/capture.c \
+	agent/endpoint.c agent/cmd_*.c)
 AGENT_SRCS := $(wildcard agent/*.c)
 CORE_SRCS := $(filter-out $(AGENT_BPF_SRCS),$(AGENT_SRCS))
 CORE_OBJS := $(patsubst agent/%.c,$(OUTPUT)/agent/%.o,$(CORE_SRCS))
@@ -68,7 +70,14 @@ E2E_SRCS := $(wildcard tests/e2e/test_*.c)
 E2E_BINS := $(patsubst tests/e2e/%.c,$(OUTPUT)/tests/%,$(E2E_SRCS))
 E2E_LIB := $(patsubst tests/e2e/%.c,$(OUTPUT)/tests/%.o,$(filter-out $(E2E_SRCS),$(wildcard tests/e2e/*.c)))
 
-.PHONY: all asan test check test-bins test-unit bpf-arm64 vmlinux clean bench
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+MANDIR ?= $(PREFIX)/share/man
+# where bash-completion loads a command's completion from on first use
+# (it searches $XDG_DATA_DIRS, /usr/local/share included)
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+
+.PHONY: all asan test check test-bins test-unit bpf-arm64 vmlinux clean bench install uninstall
 all: $(OUTPUT)/xtap
 
 $(OUTPUT)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) include/xtap.h | $(OUTPUT)/bpf
@@ -133,6 +142,17 @@ vmlinux:
 
 bench: all
 	$(Q)tests/bench/run $(OUTPUT)
+
+install: all
+	$(call msg,INSTALL,$(DESTDIR)$(BINDIR)/xtap)
+	$(Q)install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(BASHCOMPDIR)
+	$(Q)install -m 0755 $(OUTPUT)/xtap $(DESTDIR)$(BINDIR)/xtap
+	$(Q)install -m 0644 docs/xtap.8 $(DESTDIR)$(MANDIR)/man8/xtap.8
+	$(Q)install -m 0644 deploy/bash-completion/xtap $(DESTDIR)$(BASHCOMPDIR)/xtap
+
+uninstall:
+	$(Q)rm -f $(DESTDIR)$(BINDIR)/xtap $(DESTDIR)$(MANDIR)/man8/xtap.8 \
+		$(DESTDIR)$(BASHCOMPDIR)/xtap
 
 $(OUTPUT)/bpf $(OUTPUT)/arm64 $(OUTPUT)/agent $(OUTPUT)/tests:
 	$(Q)mkdir -p $@

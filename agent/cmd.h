@@ -9,6 +9,10 @@
 #define XTAP_EXIT_USAGE 2 /* bad command line or configuration */
 
 int do_run(int argc, char **argv);
+int do_probe(int argc, char **argv);
+int do_trace(int argc, char **argv);
+int do_status(int argc, char **argv);
+int do_dump(int argc, char **argv);
 
 /* Strict base-10 parse into [min, max]: 0 or -EINVAL/-ERANGE. */
 int parse_long(const char *s, long min, long max, long *out);

@@ -89,6 +89,7 @@ static txn_sink_fn sink_fn;
 static void *sink_ctx;
 
 static const struct http_stream_ops ops;
+static void fmt_ip(const struct xtap_addr *a, const uint8_t *ip, char *out);
 
 static inline uint32_t hash64(uint64_t v)
 {
@@ -113,6 +114,33 @@ void conn_table_set_link_wait(uint64_t ns)
 size_t conn_table_size(void)
 {
 	return n_conns;
+}
+
+size_t conn_table_list(struct conn_info *out, size_t max)
+{
+	size_t n = 0;
+
+	for (struct conn *c = lru_tail; c && n < max; c = c->lru_prev, n++) {
+		struct conn_info *i = &out[n];
+
+		memset(i, 0, sizeof(*i));
+		i->id = c->id;
+		i->tgid = c->tgid;
+		i->fd = c->fd;
+		i->role = c->role;
+		i->opaque = c->opaque;
+		if (c->proc)
+			memcpy(i->comm, c->proc->comm, sizeof(i->comm));
+		if (c->have_addr) {
+			fmt_ip(&c->addr, c->addr.laddr, i->local_ip);
+			fmt_ip(&c->addr, c->addr.raddr, i->peer_ip);
+			i->local_port = c->addr.lport;
+			i->peer_port = c->addr.rport;
+		}
+		i->pending = c->q_len;
+		i->last_ns = c->last_ts;
+	}
+	return n;
 }
 
 /* ---- processes ---- */

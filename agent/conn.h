@@ -47,4 +47,23 @@ void conn_sweep(uint64_t now_ns);
 void conn_table_flush(void);
 size_t conn_table_size(void);
 
+/* One connection as `xtap dump conns` shows it. */
+struct conn_info {
+	uint64_t id;
+	uint32_t tgid;
+	int32_t fd;
+	uint8_t role; /* enum xtap_role */
+	bool opaque; /* no longer parsed (after 101 / CONNECT) */
+	char comm[XTAP_COMM_LEN];
+	char local_ip[TXN_IP_MAX]; /* "" until the socket's addresses are known */
+	char peer_ip[TXN_IP_MAX];
+	uint16_t local_port;
+	uint16_t peer_port;
+	uint32_t pending; /* requests awaiting their response */
+	uint64_t last_ns; /* monotonic time of its last record */
+};
+/* The most recently used connections first, at most max of them: the
+ * number written to out. */
+size_t conn_table_list(struct conn_info *out, size_t max);
+
 #endif /* XTAP_CONN_H */

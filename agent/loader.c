@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <jansson.h>
 #include "capture.skel.h"
 #include "loader.h"
 #include "log.h"
@@ -57,9 +58,7 @@ int tracefs_ensure(void)
 	return 0;
 }
 
-/* "tracepoint/<cat>/<name>" exists on this kernel? (arch and config decide
- * which syscalls have tracepoints) */
-static bool tracepoint_exists(const char *sec)
+bool loader_tracepoint_exists(const char *sec)
 {
 	const char *root = has_events(DEBUGFS_TRACING) ? DEBUGFS_TRACING : TRACEFS;
 	char p[512];
@@ -68,6 +67,26 @@ static bool tracepoint_exists(const char *sec)
 		return true;
 	snprintf(p, sizeof(p), "%s/events/%s/id", root, sec + 11);
 	return access(p, F_OK) == 0;
+}
+
+/* The one place that decides which programs load: the syscall tracepoints
+ * this kernel has (arch and config decide). */
+static int choose_programs(struct capture_bpf *skel, bool report)
+{
+	struct bpf_program *prog;
+	int skipped = 0;
+
+	bpf_object__for_each_program(prog, skel->obj) {
+		const char *sec = bpf_program__section_name(prog);
+
+		if (!loader_tracepoint_exists(sec)) {
+			if (report)
+				p_info("%s: not on this kernel, skipped", sec);
+			bpf_program__set_autoload(prog, false);
+			skipped++;
+		}
+	}
+	return skipped;
 }
 
 static int fill_scope(struct loader *l, const struct loader_opts *o)
@@ -141,14 +160,7 @@ int loader_open(const struct loader_opts *o, struct loader **out)
 		p_err("ring buffer of %u MiB: %s", o->ringbuf_mb, strerror(-err));
 		goto err_destroy;
 	}
-	bpf_object__for_each_program(prog, l->skel->obj) {
-		const char *sec = bpf_program__section_name(prog);
-
-		if (!tracepoint_exists(sec)) {
-			p_info("%s: not on this kernel, skipped", sec);
-			bpf_program__set_autoload(prog, false);
-		}
-	}
+	choose_programs(l->skel, true);
 
 	err = capture_bpf__load(l->skel);
 	if (err) {
@@ -237,4 +249,115 @@ void loader_close(struct loader *l)
 		bpf_link__destroy(l->links[i]);
 	capture_bpf__destroy(l->skel);
 	free(l);
+}
+
+static bool is_hash(enum bpf_map_type t)
+{
+	return t == BPF_MAP_TYPE_HASH || t == BPF_MAP_TYPE_LRU_HASH ||
+	       t == BPF_MAP_TYPE_PERCPU_HASH || t == BPF_MAP_TYPE_LRU_PERCPU_HASH;
+}
+
+/* Keys in a hash map, walked with get_next_key: at most max_entries steps
+ * (a walk that restarts because a key went away stops there too). */
+static long count_entries(const struct bpf_map *m)
+{
+	uint8_t key[64], next[64];
+	uint32_t max = bpf_map__max_entries(m);
+	size_t ksz = bpf_map__key_size(m);
+	long n = 0;
+	void *prev = NULL;
+
+	if (ksz > sizeof(key))
+		return -1;
+	while ((uint32_t)n < max && !bpf_map_get_next_key(bpf_map__fd(m), prev, next)) {
+		memcpy(key, next, ksz);
+		prev = key;
+		n++;
+	}
+	return n;
+}
+
+static uint32_t prog_id(int fd)
+{
+	struct bpf_prog_info info = {};
+	uint32_t len = sizeof(info);
+
+	return fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len) ? info.id : 0;
+}
+
+static uint32_t map_id(int fd)
+{
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info);
+
+	return fd >= 0 && !bpf_obj_get_info_by_fd(fd, &info, &len) ? info.id : 0;
+}
+
+json_t *loader_status_json(const struct loader *l)
+{
+	json_t *o = json_object(), *progs = json_array(), *maps = json_array();
+	struct bpf_program *prog;
+	struct bpf_map *m;
+
+	if (!o || !progs || !maps) {
+		json_decref(o);
+		json_decref(progs);
+		json_decref(maps);
+		return NULL;
+	}
+	json_object_set_new(o, "programs", progs);
+	json_object_set_new(o, "links", json_integer(l->n_links));
+	json_object_set_new(o, "maps", maps);
+	bpf_object__for_each_program(prog, l->skel->obj) {
+		json_t *p = json_object();
+		bool loaded = bpf_program__autoload(prog);
+
+		json_object_set_new(p, "name", json_string(bpf_program__name(prog)));
+		json_object_set_new(p, "section", json_string(bpf_program__section_name(prog)));
+		json_object_set_new(p, "type",
+				    json_string(libbpf_bpf_prog_type_str(bpf_program__type(prog))));
+		json_object_set_new(p, "id", json_integer(loaded ? prog_id(bpf_program__fd(prog)) : 0));
+		/* every loaded program is attached: a failed attach fails the load */
+		json_object_set_new(p, "attached", json_boolean(loaded));
+		json_array_append_new(progs, p);
+	}
+	bpf_object__for_each_map(m, l->skel->obj) {
+		json_t *j = json_object();
+		enum bpf_map_type t = bpf_map__type(m);
+
+		json_object_set_new(j, "name", json_string(bpf_map__name(m)));
+		json_object_set_new(j, "type", json_string(libbpf_bpf_map_type_str(t)));
+		json_object_set_new(j, "id", json_integer(map_id(bpf_map__fd(m))));
+		json_object_set_new(j, "max_entries", json_integer(bpf_map__max_entries(m)));
+		if (is_hash(t))
+			json_object_set_new(j, "entries", json_integer(count_entries(m)));
+		json_array_append_new(maps, j);
+	}
+	return o;
+}
+
+int loader_try_load(json_t **plan)
+{
+	struct capture_bpf *skel = capture_bpf__open();
+	struct bpf_program *prog;
+	int err;
+
+	if (plan)
+		*plan = NULL;
+	if (!skel)
+		return -errno;
+	choose_programs(skel, false);
+	err = capture_bpf__load(skel);
+	if (plan) {
+		*plan = json_array();
+		bpf_object__for_each_program(prog, skel->obj) {
+			json_t *p = json_object();
+
+			json_object_set_new(p, "section", json_string(bpf_program__section_name(prog)));
+			json_object_set_new(p, "use", json_boolean(bpf_program__autoload(prog)));
+			json_array_append_new(*plan, p);
+		}
+	}
+	capture_bpf__destroy(skel);
+	return err;
 }

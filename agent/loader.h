@@ -3,6 +3,7 @@
 #ifndef XTAP_LOADER_H
 #define XTAP_LOADER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include "../include/xtap.h"
 
@@ -26,6 +27,23 @@ int loader_ringbuf_fd(const struct loader *l);
 int loader_read_stats(const struct loader *l, uint64_t out[XTAP_STAT_MAX]);
 int loader_links(const struct loader *l);
 void loader_close(struct loader *l);
+/* The programs (name, section, type, id, attached), the number of links and
+ * the maps (name, type, id, max_entries; entries, counted, for hash maps)
+ * as a jansson object, for `xtap status`. Any thread, while l is open: it
+ * only reads the object's metadata and asks the kernel through map fds.
+ * NULL on ENOMEM. */
+struct json_t;
+struct json_t *loader_status_json(const struct loader *l);
+
+/* Load the capture programs as `run` would, without attaching them: the
+ * verifier's verdict on this kernel. 0 or -errno (not reported: -v shows
+ * libbpf's log). plan (may be NULL) receives [{"section", "use"}], whether
+ * each program would be attached, as a new jansson array. */
+int loader_try_load(struct json_t **plan);
+
+/* "tracepoint/<cat>/<name>" exists on this kernel (arch and config decide
+ * which syscalls have tracepoints); other sections: true. */
+bool loader_tracepoint_exists(const char *sec);
 
 /* Mount tracefs when it is missing (a fresh boot, a container): 0 or -errno. */
 int tracefs_ensure(void);

@@ -90,4 +90,6 @@ void pipeline_emit(struct xtap_txn *t, void *ctx)
 		xtap_ctr.export_dropped++;
 	if (pl->xa && xray_api_submit(pl->xa, doc, n))
 		xtap_ctr.xray_dropped++;
+	if (pl->recent)
+		recent_add(pl->recent, doc, n);
 }

@@ -4,6 +4,7 @@
 #define XTAP_PIPELINE_H
 
 #include "exporter.h"
+#include "recent.h"
 #include "sampling.h"
 #include "segment.h"
 #include "txn.h"
@@ -17,6 +18,8 @@ struct pipeline {
 	/* Decides requests whose trace header left sampling open; NULL:
 	 * every such request is emitted. */
 	struct sampler *sampler;
+	/* The last documents, for the metrics endpoint; NULL: none kept. */
+	struct recent *recent;
 };
 
 /* txn_head_fn for conn_table_init: the trace header's Sampled=1/0, else

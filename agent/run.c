@@ -3,18 +3,19 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
-#include <bpf/libbpf.h>
 #include "aws_creds.h"
+#include "capture.h"
+#include "cli.h"
 #include "clock.h"
 #include "cmd.h"
 #include "conn.h"
 #include "counters.h"
+#include "endpoint.h"
 #include "exporter.h"
 #include "http_client.h"
 #include "identity.h"
@@ -25,22 +26,10 @@
 #include "sampling.h"
 #include "xray_api.h"
 
-#define SWEEP_NS 1000000000ull
-/* Poll timeout: BPF wakes the agent only when a backlog builds up, so this
- * bounds how long a finished transaction may wait in the ring buffer. */
-#define POLL_MS 50
 #define DRAIN_MS 2000
 #define CGROUPS_MAX 8
 /* A sampling rules file is a few KiB; anything past this is not one. */
 #define RULES_FILE_MAX (1024 * 1024)
-
-static volatile sig_atomic_t stopping;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stopping = 1;
-}
 
 static void usage(FILE *f)
 {
@@ -99,6 +88,8 @@ static void usage(FILE *f)
 		"      --link-wait MS       how long a request from this node may wait for the record of\n"
 		"                           the call that sent it, to join its trace (0..10000, default 250)\n"
 		"      --stats-interval S   log the counters every S seconds (default 0: at exit only)\n"
+		"      --metrics-address A  HOST:PORT of /metrics, /healthz and /status, or 'off'\n"
+		"                           (default: $XTAP_METRICS_ADDRESS, else 127.0.0.1:9710)\n"
 		"  -v, --verbose            debug output, libbpf's included\n"
 		"  -q, --quiet              errors only\n"
 		"  -h, --help\n",
@@ -146,14 +137,6 @@ static void log_xray(const struct xray_api_stats *xs)
 	       xs->unprocessed, xs->dropped_full, xs->too_large, xs->queue_depth, refreshed, failed);
 }
 
-static int on_record(void *ctx, void *data, size_t size)
-{
-	(void)ctx;
-	if (conn_handle_record(data, size))
-		p_dbg("bad record of %zu bytes", size);
-	return 0;
-}
-
 enum {
 	OPT_PID = 0x100,
 	OPT_PORT,
@@ -178,6 +161,7 @@ enum {
 	OPT_KUBE_CA,
 	OPT_NODE_NAME,
 	OPT_KUBE_RESYNC,
+	OPT_METRICS,
 };
 
 /* The rules file, NUL-terminated and malloc'd, or NULL (reported). */
@@ -255,6 +239,7 @@ int do_run(int argc, char **argv)
 		{ "kube-ca-file", required_argument, NULL, OPT_KUBE_CA },
 		{ "node-name", required_argument, NULL, OPT_NODE_NAME },
 		{ "kube-resync", required_argument, NULL, OPT_KUBE_RESYNC },
+		{ "metrics-address", required_argument, NULL, OPT_METRICS },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -268,9 +253,10 @@ int do_run(int argc, char **argv)
 	const char *daemon = getenv("AWS_XRAY_DAEMON_ADDRESS");
 	struct pipeline pl = { .seg = { .name = getenv("AWS_XRAY_TRACING_NAME"),
 					.sdk_version = XTAP_VERSION } };
-	struct ring_buffer *rb = NULL;
-	struct loader *l = NULL;
-	uint64_t stats_every = 0, last_sweep, last_stats;
+	struct capture cap = {};
+	struct endpoint ep = {};
+	const char *metrics_opt = NULL;
+	uint64_t stats_every = 0, last_stats;
 	struct sampling_config sc = { .mode = SAMPLING_OFF };
 	const char *sampling = NULL, *rules_path = NULL, *cluster = NULL;
 	enum xtap_platform platform = PLATFORM_AUTO;
@@ -292,26 +278,12 @@ int do_run(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "o:n:vqh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case OPT_PID:
-			if (lo.n_pids >= XTAP_SCOPE_MAX) {
-				p_err("--pid: at most %d", XTAP_SCOPE_MAX);
+			if (cli_capture_opt(CLI_OPT_PID, optarg, &lo, pids, ports))
 				return XTAP_EXIT_USAGE;
-			}
-			if (parse_long(optarg, 1, INT32_MAX, &v)) {
-				p_err("--pid '%s': expected a process id", optarg);
-				return XTAP_EXIT_USAGE;
-			}
-			pids[lo.n_pids++] = v;
 			break;
 		case OPT_PORT:
-			if (lo.n_ports >= XTAP_SCOPE_MAX) {
-				p_err("--port: at most %d", XTAP_SCOPE_MAX);
+			if (cli_capture_opt(CLI_OPT_PORT, optarg, &lo, pids, ports))
 				return XTAP_EXIT_USAGE;
-			}
-			if (parse_long(optarg, 1, 65535, &v)) {
-				p_err("--port '%s': expected 1..65535", optarg);
-				return XTAP_EXIT_USAGE;
-			}
-			ports[lo.n_ports++] = v;
 			break;
 		case OPT_CGROUP:
 			if (lo.n_cgroups >= CGROUPS_MAX) {
@@ -321,18 +293,12 @@ int do_run(int argc, char **argv)
 			cgroups[lo.n_cgroups++] = optarg;
 			break;
 		case OPT_CAP:
-			if (parse_long(optarg, 64, XTAP_CAP_MAX, &v)) {
-				p_err("--capture-bytes '%s': expected 64..%d", optarg, XTAP_CAP_MAX);
+			if (cli_capture_opt(CLI_OPT_CAPTURE_BYTES, optarg, &lo, pids, ports))
 				return XTAP_EXIT_USAGE;
-			}
-			lo.cap_bytes = v;
 			break;
 		case OPT_RB:
-			if (parse_long(optarg, 1, 256, &v) || (v & (v - 1))) {
-				p_err("--ring-buffer-mb '%s': expected a power of two, 1..256", optarg);
+			if (cli_capture_opt(CLI_OPT_RING_BUFFER_MB, optarg, &lo, pids, ports))
 				return XTAP_EXIT_USAGE;
-			}
-			lo.ringbuf_mb = v;
 			break;
 		case OPT_DAEMON:
 			daemon = optarg;
@@ -419,6 +385,9 @@ int do_run(int argc, char **argv)
 				return XTAP_EXIT_USAGE;
 			}
 			break;
+		case OPT_METRICS:
+			metrics_opt = optarg;
+			break;
 		case 'v':
 			log_set_level(LOG_DEBUG);
 			break;
@@ -440,6 +409,8 @@ int do_run(int argc, char **argv)
 	lo.pids = pids;
 	lo.ports = ports;
 	lo.cgroups = cgroups;
+	if (endpoint_configure(&ep, metrics_opt))
+		return XTAP_EXIT_USAGE;
 	/* the address is checked unless --no-daemon, whatever --export
 	 * decides below */
 	daemon_explicit = daemon && *daemon;
@@ -536,14 +507,9 @@ int do_run(int argc, char **argv)
 	}
 
 	log_hook_libbpf();
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	capture_handle_signals();
 	clock_sync();
 
-	err = tracefs_ensure();
-	if (err)
-		goto out;
 	pl.ex = exporter_start(&ec);
 	if (!pl.ex) {
 		err = errno ? -errno : -EIO;
@@ -564,46 +530,30 @@ int do_run(int argc, char **argv)
 		p_err("sampling thread: %s", strerror(-err));
 		goto out;
 	}
-	err = loader_open(&lo, &l);
+	conn_table_init(pipeline_head, pipeline_emit, &pl);
+	err = capture_open(&cap, &lo);
 	if (err)
 		goto out;
-	conn_table_init(pipeline_head, pipeline_emit, &pl);
-	rb = ring_buffer__new(loader_ringbuf_fd(l), on_record, NULL, NULL);
-	if (!rb) {
-		err = -errno;
-		p_err("ring buffer: %s", strerror(-err));
+	err = endpoint_start(&ep, &cap, &pl, &lo, &ec, use_api);
+	if (err)
 		goto out;
-	}
-	p_info("ready: %d programs attached, capture %u bytes, ring buffer %u MiB%s%s", loader_links(l),
-	       lo.cap_bytes, lo.ringbuf_mb, ec.udp ? ", daemon " : "", ec.udp ? daemon : "");
+	p_info("ready: %d programs attached, capture %u bytes, ring buffer %u MiB%s%s",
+	       loader_links(cap.l), lo.cap_bytes, lo.ringbuf_mb, ec.udp ? ", daemon " : "",
+	       ec.udp ? daemon : "");
 
-	last_sweep = last_stats = clock_mono_now();
-	while (!stopping) {
+	last_stats = clock_mono_now();
+	while (!capture_stopping()) {
 		uint64_t now;
 
-		/* poll returns early only on a forced wake-up (a backlog);
-		 * records submitted without one are read by the consume */
-		err = ring_buffer__poll(rb, POLL_MS);
-		if (err >= 0 || err == -EINTR)
-			err = ring_buffer__consume(rb);
+		err = capture_turn(&cap, &now);
 		exporter_kick(pl.ex);
-		if (err < 0 && err != -EINTR) {
-			p_err("ring buffer: %s", strerror(-err));
+		if (err)
 			break;
-		}
-		err = 0;
-		now = clock_mono_now();
-		conn_tick(now);
-		if (now - last_sweep >= SWEEP_NS) {
-			conn_sweep(now);
-			clock_sync();
-			last_sweep = now;
-		}
 		if (stats_every && now - last_stats >= stats_every) {
 			struct exporter_stats es;
 
 			exporter_get_stats(pl.ex, &es);
-			log_counters(l, &es);
+			log_counters(cap.l, &es);
 			if (pl.xa) {
 				struct xray_api_stats xs;
 
@@ -614,11 +564,9 @@ int do_run(int argc, char **argv)
 			last_stats = now;
 		}
 	}
-	/* what the kernel already wrote still counts */
-	ring_buffer__consume(rb);
-	conn_table_flush();
+	capture_drain(&cap);
 out:
-	ring_buffer__free(rb);
+	endpoint_stop(&ep);
 	if (pl.xa) {
 		struct xray_api_stats xs;
 
@@ -631,14 +579,14 @@ out:
 		struct exporter_stats es;
 
 		exporter_stop(pl.ex, DRAIN_MS, &es);
-		if (l)
-			log_counters(l, &es);
+		if (cap.l)
+			log_counters(cap.l, &es);
 	}
 	/* after the flush (the pipeline used it until then), before the
 	 * credentials its X-Ray calls sign with */
 	sampler_destroy(pl.sampler);
 	aws_creds_stop();
-	loader_close(l);
+	capture_close(&cap);
 	/* after the flush: the event loop no longer reads the store */
 	k8s_stop();
 	identity_stop(&ident);

@@ -690,6 +690,61 @@ enum sampling_mode sampler_mode(const struct sampler *s)
 	return s ? s->mode : SAMPLING_OFF;
 }
 
+static json_t *rule_json(const struct srule *r, bool central, size_t idx)
+{
+	json_t *o = json_object();
+	char local_name[32];
+
+	if (!o)
+		return NULL;
+	/* local rules have no names: the file's default, or their place in "rules" */
+	snprintf(local_name, sizeof(local_name), r->is_default ? "default" : "rules[%zu]", idx);
+	json_object_set_new(o, "name", json_string(central ? r->name : local_name));
+	if (central)
+		json_object_set_new(o, "priority", json_integer(r->priority));
+	json_object_set_new(o, "rate", json_real(r->rate));
+	/* central: ReservoirSize; local: fixed_target (requests per second) */
+	json_object_set_new(o, "reservoir", json_integer(r->reservoir));
+	if (central && r->has_quota)
+		json_object_set_new(o, "quota", json_integer(r->quota));
+	json_object_set_new(o, "service_name", json_string(r->service_name));
+	json_object_set_new(o, "service_type", json_string(r->service_type));
+	json_object_set_new(o, "host", json_string(r->host));
+	json_object_set_new(o, "http_method", json_string(r->method));
+	json_object_set_new(o, "url_path", json_string(r->url_path));
+	return o;
+}
+
+json_t *sampler_status_json(struct sampler *s)
+{
+	static const char *const modes[] = { "off", "local", "centralized" };
+	json_t *o = json_object(), *rules = json_array();
+	bool central;
+	double now;
+
+	if (!o || !rules) {
+		json_decref(o);
+		json_decref(rules);
+		return NULL;
+	}
+	json_object_set_new(o, "mode", json_string(modes[s ? s->mode : SAMPLING_OFF]));
+	json_object_set_new(o, "rules", rules);
+	if (!s || s->mode == SAMPLING_OFF)
+		return o;
+	pthread_mutex_lock(&s->mu);
+	now = now_of(s);
+	/* the same test sampler_decide makes */
+	central = s->mode == SAMPLING_CENTRALIZED && s->n_central &&
+		  now < s->rules_fetched_at + SAMPLING_RULES_TTL;
+	json_object_set_new(o, "source", json_string(central ? "centralized" : "local"));
+	if (s->rules_fetched_at > 0)
+		json_object_set_new(o, "rules_age_seconds", json_real(now - s->rules_fetched_at));
+	for (size_t i = 0; i < (central ? s->n_central : s->n_local); i++)
+		json_array_append_new(rules, rule_json(central ? &s->central[i] : &s->local[i], central, i));
+	pthread_mutex_unlock(&s->mu);
+	return o;
+}
+
 /* ------------------------------------------------------------------ */
 /* The poller                                                          */
 /* ------------------------------------------------------------------ */

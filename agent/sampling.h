@@ -90,6 +90,15 @@ void sampler_decide(struct sampler *s, const struct sampling_req *r, struct samp
 
 enum sampling_mode sampler_mode(const struct sampler *s);
 
+/* The rules in force, for `xtap status`: {"mode", "source" ("local" or
+ * "centralized": which set decides now), "rules_age_seconds" (centralized),
+ * "rules": [{"name", "priority", "rate", "reservoir", "service_name",
+ * "service_type", "host", "http_method", "url_path"}, ...]} in matching
+ * order. s may be NULL (mode "off"). Thread-safe. A new reference (a
+ * jansson json_t *), NULL on ENOMEM. */
+struct json_t;
+struct json_t *sampler_status_json(struct sampler *s);
+
 /* One poll round each, as the thread runs them; exposed for tests.
  * 0 or a negative errno. */
 int sampler_poll_rules(struct sampler *s);

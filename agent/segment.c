@@ -665,6 +665,14 @@ void segment_trace_ctx(const struct xtap_txn *t, struct trace_ctx *ctx)
 	xid_trace_id(ctx->trace_id, epoch_seconds(t->start_ns));
 }
 
+void segment_url(const struct xtap_txn *t, char *url, size_t cap)
+{
+	if (t->role == XTAP_ROLE_CLIENT)
+		client_url(t, url, cap);
+	else
+		server_url(t, url, cap);
+}
+
 int segment_write(const struct xtap_txn *t, const struct trace_ctx *ctx,
 		  const struct segment_config *cfg, char *buf, size_t cap, char *id_out)
 {

@@ -40,6 +40,9 @@ int segment_trace_sampled(const struct xtap_txn *t);
  * the field it comes from. */
 const char *segment_service_name(const struct xtap_txn *t, const struct segment_config *cfg,
 				 size_t *len);
+/* http.request.url as the document writes it (server: with the query;
+ * client: without). */
+void segment_url(const struct xtap_txn *t, char *url, size_t cap);
 
 /* Write one document for t into buf: a segment for a server transaction, an
  * independent subsegment (type, trace_id, parent_id) for a client one.

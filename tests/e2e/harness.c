@@ -255,6 +255,23 @@ static void cleanup_at_exit(void)
 /* ------------------------------------------------------------------------ */
 /* small utilities                                                          */
 
+bool e2e_want_group(const char *name)
+{
+	const char *g = getenv("E2E_GROUPS");
+	size_t n = strlen(name);
+
+	if (!g || !*g)
+		return true;
+	for (const char *p = g; *p;) {
+		const char *e = strchrnul(p, ',');
+
+		if ((size_t)(e - p) == n && !strncmp(p, name, n))
+			return true;
+		p = *e ? e + 1 : e;
+	}
+	return false;
+}
+
 const char *e2e_fmt(const char *fmt, ...)
 {
 	va_list ap;
@@ -1022,6 +1039,13 @@ struct e2e_agent *e2e_agent_start(const struct e2e_agent_opts *o)
 		argv[n++] = "--daemon-address";
 		argv[n++] = e2e_fmt("127.0.0.1:%d", a->udp->port);
 	}
+	/* the endpoint's default port is fixed: agents running at once each
+	 * get a free one */
+	if (!has_arg(args, "--metrics-address")) {
+		a->metrics_port = e2e_free_port();
+		argv[n++] = "--metrics-address";
+		argv[n++] = e2e_fmt("127.0.0.1:%d", a->metrics_port);
+	}
 	for (; args && *args; args++) {
 		if (n + 2 >= sizeof(argv) / sizeof(argv[0]))
 			die("too many agent arguments");
@@ -1031,6 +1055,7 @@ struct e2e_agent *e2e_agent_start(const struct e2e_agent_opts *o)
 	/* determinism: the caller's environment must not rename or redirect */
 	env[ne++] = "AWS_XRAY_TRACING_NAME";
 	env[ne++] = "AWS_XRAY_DAEMON_ADDRESS";
+	env[ne++] = "XTAP_METRICS_ADDRESS";
 	for (const char *const *e = o ? o->env : NULL; e && *e; e++) {
 		if (ne + 2 >= sizeof(env) / sizeof(env[0]))
 			die("too many agent env entries");

@@ -100,6 +100,10 @@ void e2e_require_root_bpf(void);
  * with "NAME not found in PATH: install it" when missing. */
 const char *e2e_require_bin(const char *name);
 
+/* True when $E2E_GROUPS is unset or empty, or lists name (comma-separated):
+ * E2E_GROUPS=python,go runs only those groups. */
+bool e2e_want_group(const char *name);
+
 /* printf into a scope-owned string. */
 const char *e2e_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "http://127.0.0.1:PORT" + path (path starts with '/'); scope-owned. */
@@ -210,6 +214,7 @@ struct e2e_agent {
 	const char *dir;        /* its temp dir */
 	const char *out_path;   /* the -o file the harness reads */
 	struct e2e_udp *udp;    /* harness daemon listener, NULL if overridden */
+	int metrics_port;       /* its --metrics-address port on 127.0.0.1, 0 if overridden */
 	double t_ready;         /* e2e_now() when "xtap: ready:" was seen */
 	bool stopped;
 	int exit_code;          /* after e2e_agent_stop */
@@ -229,7 +234,8 @@ struct e2e_agent_opts {
 /* Start `xtap run` with the extra args. Adds "-o <dir>/out.jsonl" unless
  * args has -o/--output (then that file is read), "--no-stdout" unless
  * keep_stdout, and "--daemon-address 127.0.0.1:<port>" of a harness UDP
- * listener unless args has --daemon-address or --no-daemon. Waits for
+ * listener unless args has --daemon-address or --no-daemon, and
+ * "--metrics-address 127.0.0.1:<free port>" unless args has one. Waits for
  * "xtap: ready:" in its stderr; fails with the log if it exits first or the
  * timeout passes. Scope-owned (stopped at scope end if still running). */
 struct e2e_agent *e2e_agent_start(const struct e2e_agent_opts *o);

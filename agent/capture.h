@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* The event loop that `run` and `trace` share: tracefs, the capture
+ * programs, the ring buffer, and one turn of reading and sweeping. What
+ * happens to a finished transaction is the caller's (conn_table_init). */
+#ifndef XTAP_CAPTURE_H
+#define XTAP_CAPTURE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "loader.h"
+
+/* Poll timeout: BPF wakes the agent only when a backlog builds up, so this
+ * bounds how long a finished transaction may wait in the ring buffer. */
+#define CAPTURE_POLL_MS 50
+#define CAPTURE_SWEEP_NS 1000000000ull
+
+struct telemetry;
+
+/* A raw record consumer (trace --raw): the record is valid during the call. */
+typedef void (*capture_raw_fn)(const void *rec, size_t size, void *ctx);
+
+struct capture {
+	struct loader *l;
+	struct ring_buffer *rb;
+	uint64_t last_sweep;
+	capture_raw_fn raw; /* NULL: records go to the connection table */
+	void *raw_ctx;
+	/* NULL, or where each turn publishes counters for other threads */
+	struct telemetry *tel;
+};
+
+/* SIGINT/SIGTERM end the loop (capture_stopping); SIGPIPE is ignored. */
+void capture_handle_signals(void);
+bool capture_stopping(void);
+
+/* Mount tracefs if needed, load and attach the programs, open the ring
+ * buffer. c->raw, c->raw_ctx and c->tel are read from c. 0 or -errno,
+ * reported once; capture_close cleans up either way. */
+int capture_open(struct capture *c, const struct loader_opts *lo);
+/* One turn: wait up to CAPTURE_POLL_MS for records, read them all, and once
+ * a second expire idle connections and resync the clock. *now (may be NULL)
+ * receives the monotonic time after the turn. 0 or -errno (reported). */
+int capture_turn(struct capture *c, uint64_t *now);
+/* At the end: what the kernel already wrote still counts, and every
+ * connection ends (requests without a response are emitted as incomplete). */
+void capture_drain(struct capture *c);
+void capture_close(struct capture *c);
+
+#endif /* XTAP_CAPTURE_H */
