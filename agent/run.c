@@ -13,6 +13,7 @@
 #include "aws_creds.h"
 #include "clock.h"
 #include "cmd.h"
+#include "config.h"
 #include "conn.h"
 #include "counters.h"
 #include "exporter.h"
@@ -34,6 +35,9 @@
 #define RULES_FILE_MAX (1024 * 1024)
 
 static volatile sig_atomic_t stopping;
+/* the configuration file's options: optarg values point into it for the
+ * whole run (static, so an early return does not lose it) */
+static struct config_args run_config;
 
 static void on_signal(int sig)
 {
@@ -48,6 +52,8 @@ static void usage(FILE *f)
 		"Capture HTTP/1.x traffic of this host with eBPF and emit AWS X-Ray segments:\n"
 		"JSON lines on stdout and UDP datagrams to the X-Ray daemon, by default.\n"
 		"\n"
+		"      --config FILE        read options from FILE first, 'name = value' or 'name' a line\n"
+		"                           (default: $XTAP_CONFIG); the command line wins\n"
 		"Scope (all processes by default; xtap never traces itself):\n"
 		"      --pid PID            only this process (repeatable, up to %d)\n"
 		"      --port PORT          only connections with this local or remote port (repeatable, up to %d)\n"
@@ -156,6 +162,7 @@ enum {
 	OPT_EXPORT,
 	OPT_REGION,
 	OPT_XRAY_ENDPOINT,
+	OPT_CONFIG,
 };
 
 /* The rules file, NUL-terminated and malloc'd, or NULL (reported). */
@@ -226,6 +233,7 @@ int do_run(int argc, char **argv)
 		{ "export", required_argument, NULL, OPT_EXPORT },
 		{ "region", required_argument, NULL, OPT_REGION },
 		{ "xray-endpoint", required_argument, NULL, OPT_XRAY_ENDPOINT },
+		{ "config", required_argument, NULL, OPT_CONFIG },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -249,7 +257,7 @@ int do_run(int argc, char **argv)
 	char cluster_env[EKS_CLUSTER_MAX + 1], daemon_url[80];
 	char *rules_json = NULL;
 	enum xray_export_mode export_mode = XRAY_EXPORT_AUTO;
-	const char *region = NULL, *xray_endpoint = NULL;
+	const char *region = NULL, *xray_endpoint = NULL, *config;
 	bool no_daemon = false, use_api = false, daemon_explicit;
 	char errbuf[256];
 	long v;
@@ -258,9 +266,25 @@ int do_run(int argc, char **argv)
 
 	if (pl.seg.name && !*pl.seg.name)
 		pl.seg.name = NULL;
-	optind = 1;
+	/* the file's options go first, so the command line's win */
+	config = config_path(argc, argv, "o:n:vqh", longopts);
+	if (config) {
+		if (config_load(config, longopts, &run_config, errbuf, sizeof(errbuf))) {
+			p_err("--config %s", errbuf);
+			return XTAP_EXIT_USAGE;
+		}
+		if (config_args_prepend(&run_config, argc, argv)) {
+			p_err("--config %s: out of memory", config);
+			return XTAP_EXIT_FAIL;
+		}
+		argc = run_config.argc;
+		argv = run_config.argv;
+	}
+	optind = 0; /* a full reset: config_path has run getopt */
 	while ((opt = getopt_long(argc, argv, "o:n:vqh", longopts, NULL)) != -1) {
 		switch (opt) {
+		case OPT_CONFIG: /* read above */
+			break;
 		case OPT_PID:
 			if (lo.n_pids >= XTAP_SCOPE_MAX) {
 				p_err("--pid: at most %d", XTAP_SCOPE_MAX);
@@ -571,6 +595,7 @@ out:
 	aws_creds_stop();
 	loader_close(l);
 	identity_stop(&ident);
+	config_args_free(&run_config);
 	if (ret)
 		return ret;
 	return err ? XTAP_EXIT_FAIL : 0;
