@@ -64,7 +64,8 @@ static int parse_line(const char *origin, unsigned int lineno, const char *s, co
 	size_t nlen;
 
 	if (*s == '-') {
-		seterr(err, errlen, "%s:%u: write the option's name without dashes", origin, lineno);
+		seterr(err, errlen, "%s:%u: write the option's name without dashes", origin,
+		       lineno);
 		return -EINVAL;
 	}
 	while (s < e && is_name_char(*s))
@@ -84,32 +85,35 @@ static int parse_line(const char *origin, unsigned int lineno, const char *s, co
 			val++;
 		if (val < vend && *val == '"') {
 			if (vend - val < 2 || vend[-1] != '"') {
-				seterr(err, errlen, "%s:%u: unterminated quote in the value of '%.*s'",
-				       origin, lineno, (int)nlen, name);
+				seterr(err, errlen,
+				       "%s:%u: unterminated quote in the value of '%.*s'", origin,
+				       lineno, (int)nlen, name);
 				return -EINVAL;
 			}
 			val++;
 			vend--;
 		} else if (val == vend) {
-			seterr(err, errlen, "%s:%u: '%.*s =' without a value (\"\" for an empty one)",
-			       origin, lineno, (int)nlen, name);
+			seterr(err, errlen,
+			       "%s:%u: '%.*s =' without a value (\"\" for an empty one)", origin,
+			       lineno, (int)nlen, name);
 			return -EINVAL;
 		}
 	}
 	o = denied(name, nlen) ? NULL : find_option(opts, name, nlen);
 	if (!o) {
-		seterr(err, errlen, "%s:%u: unknown option '%.*s'%s", origin, lineno, (int)nlen, name,
+		seterr(err, errlen, "%s:%u: unknown option '%.*s'%s", origin, lineno, (int)nlen,
+		       name,
 		       denied(name, nlen) ? " in a configuration file" : " (see xtap run --help)");
 		return -EINVAL;
 	}
 	if (o->has_arg == no_argument && val) {
-		seterr(err, errlen, "%s:%u: '%s' is a flag: write it alone, without a value", origin,
-		       lineno, o->name);
+		seterr(err, errlen, "%s:%u: '%s' is a flag: write it alone, without a value",
+		       origin, lineno, o->name);
 		return -EINVAL;
 	}
 	if (o->has_arg == required_argument && !val) {
-		seterr(err, errlen, "%s:%u: '%s' needs a value: %s = VALUE", origin, lineno, o->name,
-		       o->name);
+		seterr(err, errlen, "%s:%u: '%s' needs a value: %s = VALUE", origin, lineno,
+		       o->name, o->name);
 		return -EINVAL;
 	}
 	*pos += sprintf(*pos, "--%s", o->name);
@@ -260,8 +264,7 @@ void config_args_free(struct config_args *a)
 	*a = (struct config_args){};
 }
 
-const char *config_path(int argc, char **argv, const char *shortopts,
-			const struct option *opts)
+const char *config_path(int argc, char **argv, const char *shortopts, const struct option *opts)
 {
 	const char *path = NULL, *env;
 	int saved = opterr, li;

@@ -57,7 +57,6 @@ void config_args_free(struct config_args *a);
  * (found with a silent getopt_long pass over argv, so an option's value
  * is never mistaken for it; getopt is reset, set optind = 0 before the
  * next pass), else $XTAP_CONFIG when set and not empty, else NULL. */
-const char *config_path(int argc, char **argv, const char *shortopts,
-			const struct option *opts);
+const char *config_path(int argc, char **argv, const char *shortopts, const struct option *opts);
 
 #endif /* XTAP_CONFIG_H */

@@ -56,8 +56,8 @@ int tracefs_ensure(void)
 		if (mount("nodev", DEBUGFS_TRACING, "tracefs", 0, NULL) && errno != EBUSY) {
 			int err = -errno;
 
-			p_err("mount tracefs on %s: %s (needs CAP_SYS_ADMIN, or mount it before xtap starts)",
-			      DEBUGFS_TRACING, strerror(-err));
+			p_err("mount tracefs on %s: %s (needs CAP_SYS_ADMIN, or mount it before "
+			      "xtap starts)", DEBUGFS_TRACING, strerror(-err));
 			return err;
 		}
 	}
@@ -73,8 +73,8 @@ int tracefs_ensure(void)
 	if (mount("nodev", TRACEFS, "tracefs", 0, NULL) && errno != EBUSY) {
 		int err = -errno;
 
-		p_err("mount tracefs on %s: %s (needs CAP_SYS_ADMIN, or mount it before xtap starts)", TRACEFS,
-		      strerror(-err));
+		p_err("mount tracefs on %s: %s (needs CAP_SYS_ADMIN, or mount it before xtap starts)",
+		      TRACEFS, strerror(-err));
 		return err;
 	}
 	p_info("mounted tracefs on %s", TRACEFS);

@@ -33,7 +33,7 @@ static const struct {
 	int bit;
 } cap_bits[] = {
 	{ "dac_read_search", 2 }, { "net_admin", 12 }, { "sys_ptrace", 19 }, { "sys_admin", 21 },
-	{ "sys_resource", 24 },   { "perfmon", 38 },   { "bpf", 39 },
+	{ "sys_resource", 24 }, { "perfmon", 38 },   { "bpf", 39 },
 };
 
 /* what xtap loses without the capability */
@@ -121,18 +121,20 @@ static const char *wrapper(const char *caps, bool no_tracefs)
 		const char *inner = e2e_fmt("%s.inner", path);
 
 		text = e2e_fmt("#!/bin/sh\n"
-			       "for m in /sys/kernel/debug/tracing /sys/kernel/debug /sys/kernel/tracing; do\n"
+			       "for m in /sys/kernel/debug/tracing /sys/kernel/debug "
+			       "/sys/kernel/tracing; do\n"
 			       "\tif mountpoint -q \"$m\"; then umount -l \"$m\" || exit 97; fi\n"
 			       "done\n"
 			       "exec setpriv --bounding-set=-all%s -- '%s' \"$@\"\n",
 			       caps, real);
 		e2e_write_file(inner, text, strlen(text));
 		chmod(inner, 0755);
-		text = e2e_fmt("#!/bin/sh\nexec unshare --mount --propagation private '%s' \"$@\"\n",
+		text = e2e_fmt("#!/bin/sh\n"
+			       "exec unshare --mount --propagation private '%s' \"$@\"\n",
 			       inner);
 	} else {
-		text = e2e_fmt("#!/bin/sh\nexec setpriv --bounding-set=-all%s -- '%s' \"$@\"\n", caps,
-			       real);
+		text = e2e_fmt("#!/bin/sh\nexec setpriv --bounding-set=-all%s -- '%s' \"$@\"\n",
+			       caps, real);
 	}
 	e2e_write_file(path, text, strlen(text));
 	if (chmod(path, 0755))
@@ -140,11 +142,12 @@ static const char *wrapper(const char *caps, bool no_tracefs)
 	return path;
 }
 
-/* e2e_agent_start through the wrapper */
-static struct e2e_agent *start_agent(const char *wrap, const char *const *args)
+/* e2e_agent_start through the wrapper, tracing one port */
+static struct e2e_agent *start_agent(const char *wrap, int port)
 {
 	const char *saved = getenv("XTAP_BIN");
 	char *keep = saved ? strdup(saved) : NULL;
+	const char *args[] = { "--port", e2e_fmt("%d", port), NULL };
 	struct e2e_agent_opts o = { .args = args };
 	struct e2e_agent *a;
 
@@ -182,6 +185,19 @@ static json_t *one_request(struct e2e_agent *a, struct e2e_peer *py, const char 
 	return json_array_get(e2e_agent_expect_docs(a, &f, 1, DOC_WAIT), 0);
 }
 
+/* The agent through the wrapper, expected to stop at start-up with exit
+ * code 1 and this message. */
+static void expect_start_failure(const char *wrap, const char *message)
+{
+	const char *argv[] = { wrap, "run", "--no-daemon", "--no-stdout", "--export", "none",
+			       "--port", "1", NULL };
+	struct e2e_spawn_opts o = { .argv = argv, .split_stderr = true };
+	struct e2e_run r = e2e_run_cmd(&o, RUN_TIMEOUT);
+
+	if (r.status != 1 || !strstr(r.err, message))
+		fail_msg("exit %d, expected 1 and \"%s\":\n%s", r.status, message, r.err);
+}
+
 static void require_tools(void)
 {
 	e2e_require_bin("setpriv");
@@ -202,9 +218,10 @@ static void test_unit_caps_are_enough(void **state)
 	require_tools();
 	caps = cap_set(NULL, NULL, &mask);
 	py = e2e_peer_python();
-	a = start_agent(wrapper(caps, false), (const char *const[]){ "--port", e2e_fmt("%d", py->port), NULL });
+	a = start_agent(wrapper(caps, false), py->port);
 	if (cap_eff(a->proc->pid) != mask)
-		fail_msg("the agent runs with CapEff %llx, not %llx (%s)", cap_eff(a->proc->pid), mask, caps);
+		fail_msg("the agent runs with CapEff %llx, not %llx (%s)", cap_eff(a->proc->pid),
+			 mask, caps);
 	d = one_request(a, py, "enough");
 	assert_json_str(d, "http.request.method", "GET");
 	assert_json_int(d, "http.response.status", 200);
@@ -228,22 +245,16 @@ static void test_each_unit_cap_is_needed(void **state)
 			if (!strcmp(needs[k].cap, cap))
 				break;
 		if (k == sizeof(needs) / sizeof(needs[0]))
-			fail_msg(UNIT_FILE " grants CAP_%s: say in needs[] what xtap loses without it", cap);
+			fail_msg(UNIT_FILE " grants CAP_%s: say in needs[] what xtap loses without it",
+				 cap);
 		caps = cap_set(cap, NULL, &mask);
-		printf("without CAP_%s (%s)\n", cap, caps);
+		printf("without cap_%s (%s)\n", cap, caps);
 		if (needs[k].loss == LOSS_LOAD) {
-			const char *argv[] = { wrapper(caps, false), "run", "--no-daemon", "--no-stdout",
-					       "--export", "none", "--port", "1", NULL };
-			struct e2e_spawn_opts o = { .argv = argv, .split_stderr = true };
-			struct e2e_run r = e2e_run_cmd(&o, RUN_TIMEOUT);
-
-			if (r.status != 1 || !strstr(r.err, "load BPF programs: Operation not permitted"))
-				fail_msg("without CAP_%s: exit %d, expected 1 and a load error:\n%s", cap,
-					 r.status, r.err);
+			expect_start_failure(wrapper(caps, false),
+					     "load BPF programs: Operation not permitted");
 		} else {
 			struct e2e_peer *py = e2e_peer_python();
-			struct e2e_agent *a = start_agent(wrapper(caps, false),
-							  (const char *const[]){ "--port", e2e_fmt("%d", py->port), NULL });
+			struct e2e_agent *a = start_agent(wrapper(caps, false), py->port);
 			json_t *d;
 
 			if (cap_eff(a->proc->pid) != mask)
@@ -260,7 +271,6 @@ static void test_each_unit_cap_is_needed(void **state)
 
 static void test_tracefs_mount_needs_sys_admin(void **state)
 {
-	const char *const args[] = { "--port", "1", NULL };
 	unsigned long long mask;
 	const char *caps;
 	struct e2e_agent *a;
@@ -268,16 +278,9 @@ static void test_tracefs_mount_needs_sys_admin(void **state)
 	(void)state;
 	require_tools();
 	caps = cap_set(NULL, NULL, &mask);
-	{
-		const char *argv[] = { wrapper(caps, true), "run", "--no-daemon", "--no-stdout",
-				       "--export", "none", "--port", "1", NULL };
-		struct e2e_spawn_opts o = { .argv = argv, .split_stderr = true };
-		struct e2e_run r = e2e_run_cmd(&o, RUN_TIMEOUT);
-
-		if (r.status != 1 || !strstr(r.err, "mount tracefs on /sys/kernel/tracing: Operation not permitted"))
-			fail_msg("without tracefs: exit %d, expected 1 and a mount error:\n%s", r.status, r.err);
-	}
-	a = start_agent(wrapper(cap_set(NULL, "sys_admin", &mask), true), args);
+	expect_start_failure(wrapper(caps, true),
+			     "mount tracefs on /sys/kernel/tracing: Operation not permitted");
+	a = start_agent(wrapper(cap_set(NULL, "sys_admin", &mask), true), 1);
 	if (!strstr(e2e_agent_log(a), "mounted tracefs on /sys/kernel/tracing"))
 		fail_msg("the agent did not mount tracefs:\n%s", e2e_agent_log(a));
 	assert_int_equal(e2e_agent_stop(a), 0);
@@ -286,7 +289,8 @@ static void test_tracefs_mount_needs_sys_admin(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_unit_caps_are_enough, e2e_test_setup, e2e_test_teardown),
+		cmocka_unit_test_setup_teardown(test_unit_caps_are_enough, e2e_test_setup,
+						e2e_test_teardown),
 		cmocka_unit_test_setup_teardown(test_each_unit_cap_is_needed, e2e_test_setup,
 						e2e_test_teardown),
 		cmocka_unit_test_setup_teardown(test_tracefs_mount_needs_sys_admin, e2e_test_setup,
