@@ -8,6 +8,8 @@
 #include <unistd.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <jansson.h>
@@ -26,32 +28,54 @@ struct loader {
 	int n_links;
 };
 
+/* faccessat(AT_EACCESS): access(2) checks with the real uid and, for a
+ * non-root one, without capabilities, so an agent given CAP_DAC_READ_SEARCH
+ * instead of root would not see tracefs (faccessat(2)). */
+static bool path_exists(const char *p)
+{
+	return faccessat(AT_FDCWD, p, F_OK, AT_EACCESS) == 0;
+}
+
 static bool has_events(const char *root)
 {
 	char p[256];
 
 	snprintf(p, sizeof(p), "%s/events", root);
-	return access(p, F_OK) == 0;
+	return path_exists(p);
+}
+
+static bool tracefs_mounted(const char *p)
+{
+	struct statfs st;
+
+	return statfs(p, &st) == 0 && st.f_type == TRACEFS_MAGIC;
 }
 
 int tracefs_ensure(void)
 {
-	if (access(DEBUGFS_TRACING, F_OK) == 0 && !has_events(DEBUGFS_TRACING)) {
+	if (path_exists(DEBUGFS_TRACING) && !has_events(DEBUGFS_TRACING)) {
 		if (mount("nodev", DEBUGFS_TRACING, "tracefs", 0, NULL) && errno != EBUSY) {
 			int err = -errno;
 
-			p_err("mount tracefs on %s: %s (run as root, or mount it yourself)",
-			      DEBUGFS_TRACING, strerror(-err));
+			p_err("mount tracefs on %s: %s (needs CAP_SYS_ADMIN, or mount it before "
+			      "xtap starts)", DEBUGFS_TRACING, strerror(-err));
 			return err;
 		}
 	}
 	if (has_events(TRACEFS))
 		return 0;
+	/* mounted (tracefs directories are root's, mode 0700) but out of
+	 * reach: mounting again would only fail with EPERM */
+	if (tracefs_mounted(TRACEFS)) {
+		p_err("tracefs on %s is not readable: run as root, or with CAP_DAC_READ_SEARCH",
+		      TRACEFS);
+		return -EACCES;
+	}
 	if (mount("nodev", TRACEFS, "tracefs", 0, NULL) && errno != EBUSY) {
 		int err = -errno;
 
-		p_err("mount tracefs on %s: %s (run as root, or mount it yourself)", TRACEFS,
-		      strerror(-err));
+		p_err("mount tracefs on %s: %s (needs CAP_SYS_ADMIN, or mount it before xtap starts)",
+		      TRACEFS, strerror(-err));
 		return err;
 	}
 	p_info("mounted tracefs on %s", TRACEFS);
@@ -66,7 +90,7 @@ bool loader_tracepoint_exists(const char *sec)
 	if (strncmp(sec, "tracepoint/", 11))
 		return true;
 	snprintf(p, sizeof(p), "%s/events/%s/id", root, sec + 11);
-	return access(p, F_OK) == 0;
+	return path_exists(p);
 }
 
 /* The one place that decides which programs load: the syscall tracepoints

@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "clock.h"
 #include "cmd.h"
+#include "config.h"
 #include "conn.h"
 #include "counters.h"
 #include "endpoint.h"
@@ -31,6 +32,10 @@
 /* A sampling rules file is a few KiB; anything past this is not one. */
 #define RULES_FILE_MAX (1024 * 1024)
 
+/* the configuration file's options: optarg values point into it for the
+ * whole run (static, so an early return does not lose it) */
+static struct config_args run_config;
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -38,6 +43,8 @@ static void usage(FILE *f)
 		"Capture HTTP/1.x traffic of this host with eBPF and emit AWS X-Ray segments:\n"
 		"JSON lines on stdout and UDP datagrams to the X-Ray daemon, by default.\n"
 		"\n"
+		"      --config FILE        read options from FILE first, 'name = value' or 'name' a line\n"
+		"                           (default: $XTAP_CONFIG); the command line wins\n"
 		"Scope (all processes by default; xtap never traces itself):\n"
 		"      --pid PID            only this process (repeatable, up to %d)\n"
 		"      --port PORT          only connections with this local or remote port (repeatable, up to %d)\n"
@@ -162,6 +169,7 @@ enum {
 	OPT_NODE_NAME,
 	OPT_KUBE_RESYNC,
 	OPT_METRICS,
+	OPT_CONFIG,
 };
 
 /* The rules file, NUL-terminated and malloc'd, or NULL (reported). */
@@ -240,6 +248,7 @@ int do_run(int argc, char **argv)
 		{ "node-name", required_argument, NULL, OPT_NODE_NAME },
 		{ "kube-resync", required_argument, NULL, OPT_KUBE_RESYNC },
 		{ "metrics-address", required_argument, NULL, OPT_METRICS },
+		{ "config", required_argument, NULL, OPT_CONFIG },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -265,7 +274,7 @@ int do_run(int argc, char **argv)
 	char *rules_json = NULL;
 	enum xray_export_mode export_mode = XRAY_EXPORT_AUTO;
 	struct k8s_config kc = { .mode = K8S_MODE_AUTO };
-	const char *region = NULL, *xray_endpoint = NULL;
+	const char *region = NULL, *xray_endpoint = NULL, *config;
 	bool no_daemon = false, use_api = false, daemon_explicit;
 	char errbuf[256];
 	long v;
@@ -274,9 +283,25 @@ int do_run(int argc, char **argv)
 
 	if (pl.seg.name && !*pl.seg.name)
 		pl.seg.name = NULL;
-	optind = 1;
+	/* the file's options go first, so the command line's win */
+	config = config_path(argc, argv, "o:n:vqh", longopts);
+	if (config) {
+		if (config_load(config, longopts, &run_config, errbuf, sizeof(errbuf))) {
+			p_err("--config %s", errbuf);
+			return XTAP_EXIT_USAGE;
+		}
+		if (config_args_prepend(&run_config, argc, argv)) {
+			p_err("--config %s: out of memory", config);
+			return XTAP_EXIT_FAIL;
+		}
+		argc = run_config.argc;
+		argv = run_config.argv;
+	}
+	optind = 0; /* a full reset: config_path has run getopt */
 	while ((opt = getopt_long(argc, argv, "o:n:vqh", longopts, NULL)) != -1) {
 		switch (opt) {
+		case OPT_CONFIG: /* read above */
+			break;
 		case OPT_PID:
 			if (cli_capture_opt(CLI_OPT_PID, optarg, &lo, pids, ports))
 				return XTAP_EXIT_USAGE;
@@ -590,6 +615,7 @@ out:
 	/* after the flush: the event loop no longer reads the store */
 	k8s_stop();
 	identity_stop(&ident);
+	config_args_free(&run_config);
 	if (ret)
 		return ret;
 	return err ? XTAP_EXIT_FAIL : 0;

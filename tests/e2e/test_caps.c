@@ -1,0 +1,301 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * The capabilities the deployment gives xtap are enough, and each of them is
+ * needed. The list is the CapabilityBoundingSet of deploy/ec2/xtap.service
+ * (tests/deploy/run checks that the DaemonSet adds the same). The agent runs
+ * as uid 0 with only those capabilities, as a container runtime or systemd
+ * starts it (setpriv --bounding-set):
+ *   enough   a request to a server that runs as full root, with more
+ *            capabilities than the agent (as any other container's process
+ *            has), gives a segment with metadata.xtap.exe
+ *   needed   without CAP_BPF or CAP_PERFMON the programs do not load;
+ *            without CAP_SYS_PTRACE the segment has no exe
+ *   tracefs  where tracefs is not mounted (a private mount namespace here)
+ *            the list is not enough; with CAP_SYS_ADMIN xtap mounts it
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "harness.h"
+
+#define UNIT_FILE "deploy/ec2/xtap.service"
+#define CAPS_MAX 16
+#define RUN_TIMEOUT 60.0
+#define DOC_WAIT 10.0
+
+/* capability numbers (linux/capability.h), for reading CapEff */
+static const struct {
+	const char *name;
+	int bit;
+} cap_bits[] = {
+	{ "dac_read_search", 2 }, { "net_admin", 12 }, { "sys_ptrace", 19 }, { "sys_admin", 21 },
+	{ "sys_resource", 24 }, { "perfmon", 38 },   { "bpf", 39 },
+};
+
+/* what xtap loses without the capability */
+enum loss { LOSS_LOAD, LOSS_EXE };
+static const struct {
+	const char *cap;
+	enum loss loss;
+} needs[] = {
+	{ "bpf", LOSS_LOAD },
+	{ "perfmon", LOSS_LOAD },
+	{ "sys_ptrace", LOSS_EXE },
+};
+
+static char unit_caps[CAPS_MAX][32]; /* lower case, without "cap_" */
+static int n_unit_caps;
+
+static void read_unit_caps(void)
+{
+	char *text = e2e_read_file(UNIT_FILE, NULL), *line, *save = NULL;
+
+	if (!text)
+		fail_msg(UNIT_FILE ": missing (run the tests from the repository root)");
+	n_unit_caps = 0;
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *tok, *s2 = NULL;
+
+		if (strncmp(line, "CapabilityBoundingSet=", 22))
+			continue;
+		for (tok = strtok_r(line + 22, " ", &s2); tok; tok = strtok_r(NULL, " ", &s2)) {
+			if (strncasecmp(tok, "CAP_", 4) || n_unit_caps == CAPS_MAX)
+				fail_msg(UNIT_FILE ": odd capability '%s'", tok);
+			snprintf(unit_caps[n_unit_caps], sizeof(unit_caps[0]), "%s", tok + 4);
+			for (char *c = unit_caps[n_unit_caps]; *c; c++)
+				*c = (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
+			n_unit_caps++;
+		}
+	}
+	if (!n_unit_caps)
+		fail_msg(UNIT_FILE ": no CapabilityBoundingSet= line");
+}
+
+static int cap_bit(const char *name)
+{
+	for (size_t i = 0; i < sizeof(cap_bits) / sizeof(cap_bits[0]); i++)
+		if (!strcmp(cap_bits[i].name, name))
+			return cap_bits[i].bit;
+	fail_msg("capability %s: add its number to cap_bits[]", name);
+	return -1;
+}
+
+/* The unit's capabilities without `drop`, plus `add` (either may be NULL),
+ * as setpriv's "+a,+b" and as a CapEff mask. */
+static const char *cap_set(const char *drop, const char *add, unsigned long long *mask)
+{
+	const char *list = "";
+
+	*mask = 0;
+	for (int i = 0; i < n_unit_caps; i++) {
+		if (drop && !strcmp(unit_caps[i], drop))
+			continue;
+		list = e2e_fmt("%s,+%s", list, unit_caps[i]);
+		*mask |= 1ull << cap_bit(unit_caps[i]);
+	}
+	if (add) {
+		list = e2e_fmt("%s,+%s", list, add);
+		*mask |= 1ull << cap_bit(add);
+	}
+	return list;
+}
+
+/* A script that runs the agent as uid 0 with only the capabilities in
+ * `caps` (",+a,+b"); with no_tracefs, in a mount namespace of its own where
+ * tracefs (and debugfs, whose tracing/ would mount it on access) is gone.
+ * Every step execs, so the agent keeps the script's pid. */
+static const char *wrapper(const char *caps, bool no_tracefs)
+{
+	static int n;
+	char real[PATH_MAX];
+	const char *path = e2e_fmt("%s/xtap-caps-%d", e2e_tmpdir(), n++);
+	const char *text;
+
+	if (!realpath(e2e_xtap_bin(), real))
+		fail_msg("realpath %s: %s", e2e_xtap_bin(), strerror(errno));
+	if (no_tracefs) {
+		const char *inner = e2e_fmt("%s.inner", path);
+
+		text = e2e_fmt("#!/bin/sh\n"
+			       "for m in /sys/kernel/debug/tracing /sys/kernel/debug "
+			       "/sys/kernel/tracing; do\n"
+			       "\tif mountpoint -q \"$m\"; then umount -l \"$m\" || exit 97; fi\n"
+			       "done\n"
+			       "exec setpriv --bounding-set=-all%s -- '%s' \"$@\"\n",
+			       caps, real);
+		e2e_write_file(inner, text, strlen(text));
+		chmod(inner, 0755);
+		text = e2e_fmt("#!/bin/sh\n"
+			       "exec unshare --mount --propagation private '%s' \"$@\"\n",
+			       inner);
+	} else {
+		text = e2e_fmt("#!/bin/sh\nexec setpriv --bounding-set=-all%s -- '%s' \"$@\"\n",
+			       caps, real);
+	}
+	e2e_write_file(path, text, strlen(text));
+	if (chmod(path, 0755))
+		fail_msg("chmod %s: %s", path, strerror(errno));
+	return path;
+}
+
+/* e2e_agent_start through the wrapper, tracing one port */
+static struct e2e_agent *start_agent(const char *wrap, int port)
+{
+	const char *saved = getenv("XTAP_BIN");
+	char *keep = saved ? strdup(saved) : NULL;
+	const char *args[] = { "--port", e2e_fmt("%d", port), NULL };
+	struct e2e_agent_opts o = { .args = args };
+	struct e2e_agent *a;
+
+	setenv("XTAP_BIN", wrap, 1);
+	a = e2e_agent_start(&o);
+	if (keep)
+		setenv("XTAP_BIN", keep, 1);
+	else
+		unsetenv("XTAP_BIN");
+	free(keep);
+	return a;
+}
+
+static unsigned long long cap_eff(pid_t pid)
+{
+	char *status = e2e_read_file(e2e_fmt("/proc/%d/status", (int)pid), NULL);
+	const char *p = status ? strstr(status, "\nCapEff:") : NULL;
+	unsigned long long v;
+
+	if (!p || sscanf(p + 8, "%llx", &v) != 1)
+		fail_msg("no CapEff in /proc/%d/status", (int)pid);
+	return v;
+}
+
+/* One GET to a python server run by this (full root) process; returns the
+ * segment. */
+static json_t *one_request(struct e2e_agent *a, struct e2e_peer *py, const char *tag)
+{
+	const char *path = e2e_fmt("/hello.txt?t=%s", tag);
+	struct e2e_run r = e2e_curl(e2e_url(py->port, path), NULL);
+	struct e2e_filter f = { .type = "segment", .url_contains = path };
+
+	if (r.status || strncmp(r.out, "200", 3))
+		fail_msg("curl: exit %d, %s %s", r.status, r.out, r.err);
+	return json_array_get(e2e_agent_expect_docs(a, &f, 1, DOC_WAIT), 0);
+}
+
+/* The agent through the wrapper, expected to stop at start-up with exit
+ * code 1 and this message. */
+static void expect_start_failure(const char *wrap, const char *message)
+{
+	const char *argv[] = { wrap, "run", "--no-daemon", "--no-stdout", "--export", "none",
+			       "--port", "1", NULL };
+	struct e2e_spawn_opts o = { .argv = argv, .split_stderr = true };
+	struct e2e_run r = e2e_run_cmd(&o, RUN_TIMEOUT);
+
+	if (r.status != 1 || !strstr(r.err, message))
+		fail_msg("exit %d, expected 1 and \"%s\":\n%s", r.status, message, r.err);
+}
+
+static void require_tools(void)
+{
+	e2e_require_bin("setpriv");
+	e2e_require_bin("unshare");
+	e2e_require_bin("mountpoint");
+	read_unit_caps();
+}
+
+static void test_unit_caps_are_enough(void **state)
+{
+	unsigned long long mask;
+	const char *caps;
+	struct e2e_peer *py;
+	struct e2e_agent *a;
+	json_t *d;
+
+	(void)state;
+	require_tools();
+	caps = cap_set(NULL, NULL, &mask);
+	py = e2e_peer_python();
+	a = start_agent(wrapper(caps, false), py->port);
+	if (cap_eff(a->proc->pid) != mask)
+		fail_msg("the agent runs with CapEff %llx, not %llx (%s)", cap_eff(a->proc->pid),
+			 mask, caps);
+	d = one_request(a, py, "enough");
+	assert_json_str(d, "http.request.method", "GET");
+	assert_json_int(d, "http.response.status", 200);
+	assert_json_int(d, "metadata.xtap.pid", py->server_pid);
+	/* /proc/PID/exe of a process with more capabilities than the agent */
+	assert_json_str(d, "metadata.xtap.exe", e2e_proc_exe(py->server_pid));
+	assert_int_equal(e2e_agent_stop(a), 0);
+	e2e_agent_check_final(a);
+}
+
+static void test_each_unit_cap_is_needed(void **state)
+{
+	(void)state;
+	require_tools();
+	for (int i = 0; i < n_unit_caps; i++) {
+		const char *cap = unit_caps[i], *caps;
+		unsigned long long mask;
+		size_t k;
+
+		for (k = 0; k < sizeof(needs) / sizeof(needs[0]); k++)
+			if (!strcmp(needs[k].cap, cap))
+				break;
+		if (k == sizeof(needs) / sizeof(needs[0]))
+			fail_msg(UNIT_FILE " grants CAP_%s: say in needs[] what xtap loses without it",
+				 cap);
+		caps = cap_set(cap, NULL, &mask);
+		printf("without cap_%s (%s)\n", cap, caps);
+		if (needs[k].loss == LOSS_LOAD) {
+			expect_start_failure(wrapper(caps, false),
+					     "load BPF programs: Operation not permitted");
+		} else {
+			struct e2e_peer *py = e2e_peer_python();
+			struct e2e_agent *a = start_agent(wrapper(caps, false), py->port);
+			json_t *d;
+
+			if (cap_eff(a->proc->pid) != mask)
+				fail_msg("CapEff %llx, not %llx", cap_eff(a->proc->pid), mask);
+			d = one_request(a, py, e2e_fmt("no-%s", cap));
+			assert_json_int(d, "metadata.xtap.pid", py->server_pid);
+			assert_json_present(d, "metadata.xtap.comm");
+			assert_json_absent(d, "metadata.xtap.exe");
+			assert_int_equal(e2e_agent_stop(a), 0);
+			e2e_agent_check_final(a);
+		}
+	}
+}
+
+static void test_tracefs_mount_needs_sys_admin(void **state)
+{
+	unsigned long long mask;
+	const char *caps;
+	struct e2e_agent *a;
+
+	(void)state;
+	require_tools();
+	caps = cap_set(NULL, NULL, &mask);
+	expect_start_failure(wrapper(caps, true),
+			     "mount tracefs on /sys/kernel/tracing: Operation not permitted");
+	a = start_agent(wrapper(cap_set(NULL, "sys_admin", &mask), true), 1);
+	if (!strstr(e2e_agent_log(a), "mounted tracefs on /sys/kernel/tracing"))
+		fail_msg("the agent did not mount tracefs:\n%s", e2e_agent_log(a));
+	assert_int_equal(e2e_agent_stop(a), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_unit_caps_are_enough, e2e_test_setup,
+						e2e_test_teardown),
+		cmocka_unit_test_setup_teardown(test_each_unit_cap_is_needed, e2e_test_setup,
+						e2e_test_teardown),
+		cmocka_unit_test_setup_teardown(test_tracefs_mount_needs_sys_admin, e2e_test_setup,
+						e2e_test_teardown),
+	};
+
+	return cmocka_run_group_tests_name("caps", tests, e2e_group_setup, e2e_group_teardown);
+}
