@@ -131,6 +131,19 @@ const char *trace_header(void)
 	return "TIME            SOURCE                   DIR METHOD  URL STATUS DURATION TRACE";
 }
 
+/* The trace context as the documents carry it: resolved from the trace
+ * links when the connection table did (t->trace_id), else what the
+ * request's own header says. */
+static bool txn_ctx(const struct xtap_txn *t, struct trace_ctx *tc)
+{
+	if (!t->trace_id[0])
+		return segment_header_ctx(t, tc) && tc->trace_id[0];
+	memcpy(tc->trace_id, t->trace_id, sizeof(tc->trace_id));
+	memcpy(tc->parent_id, t->parent_id, sizeof(tc->parent_id));
+	memcpy(tc->id, t->span_id, sizeof(tc->id));
+	return true;
+}
+
 void trace_line(const struct xtap_txn *t, char *buf, size_t cap)
 {
 	char when[32], src[TXN_POD_MAX + TXN_K8S_LABEL_MAX + 2], url[URL_MAX], u[URL_MAX];
@@ -149,7 +162,7 @@ void trace_line(const struct xtap_txn *t, char *buf, size_t cap)
 		snprintf(status, sizeof(status), "-");
 	snprintf(buf, cap, "%s %-24s %-3s %-7s %s %s %s %s", when, src,
 		 t->role == XTAP_ROLE_CLIENT ? "out" : "in", method, u, status, dur,
-		 segment_header_ctx(t, &tc) && tc.trace_id[0] ? tc.trace_id : "-");
+		 txn_ctx(t, &tc) ? tc.trace_id : "-");
 }
 
 static json_t *str_or_null(const char *s, size_t cap)
@@ -165,7 +178,7 @@ json_t *trace_txn_json(const struct xtap_txn *t)
 {
 	char url[URL_MAX];
 	struct trace_ctx tc;
-	bool have_ctx = segment_header_ctx(t, &tc);
+	bool have_ctx = txn_ctx(t, &tc);
 	json_t *o = json_object();
 
 	if (!o)
@@ -189,6 +202,8 @@ json_t *trace_txn_json(const struct xtap_txn *t)
 			    have_ctx && tc.trace_id[0] ? json_string(tc.trace_id) : json_null());
 	json_object_set_new(o, "parent_id",
 			    have_ctx && tc.parent_id[0] ? json_string(tc.parent_id) : json_null());
+	json_object_set_new(o, "id",
+			    have_ctx && t->trace_id[0] ? json_string(t->span_id) : json_null());
 	json_object_set_new(o, "local", cli_endpoint_json(t->local_ip, t->local_port));
 	json_object_set_new(o, "peer", cli_endpoint_json(t->peer_ip, t->peer_port));
 	json_object_set_new(o, "incomplete", json_boolean(t->incomplete));

@@ -217,6 +217,17 @@ static void test_json(void **state)
 	t.has_response = false;
 	o = trace_txn_json(&t);
 	assert_true(json_is_null(json_object_get(o, "status")));
+	assert_true(json_is_null(json_object_get(o, "id")));
+	json_decref(o);
+	/* resolved by the trace links: what the documents carry wins */
+	snprintf(t.trace_id, sizeof(t.trace_id), "1-6b037b99-826eebb07231f187b10009f9");
+	snprintf(t.span_id, sizeof(t.span_id), "953d45199618c9cf");
+	snprintf(t.parent_id, sizeof(t.parent_id), "36c49cc48c9bd841");
+	o = trace_txn_json(&t);
+	assert_string_equal(json_string_value(json_object_get(o, "trace_id")),
+			    "1-6b037b99-826eebb07231f187b10009f9");
+	assert_string_equal(json_string_value(json_object_get(o, "id")), "953d45199618c9cf");
+	assert_string_equal(json_string_value(json_object_get(o, "parent_id")), "36c49cc48c9bd841");
 	json_decref(o);
 }
 
