@@ -67,7 +67,13 @@ struct conn_val {
 	__u8 role;
 	__u8 proto;
 	__u8 sniff_len; /* valid bytes in sniff, < 8 */
-	__u8 pad[4];
+	__u8 head_req; /* a HEAD request went by: its answer's Content-Length has no body */
+	__u8 pad[3];
+	/* Per direction: body bytes still to come that a Content-Length
+	 * announced, counted here rather than copied, and those counted so
+	 * far, reported in one record when the body ends (see skip_body). */
+	__u64 skip[2];
+	__u64 skipped[2];
 };
 
 /* Arguments saved at syscall enter for the exit side. */
@@ -122,6 +128,9 @@ struct scratch {
 	__u64 iov_seen;
 	/* the iovec array, read from user memory in one helper call */
 	struct iovec iovs[XTAP_IOV_MAX];
+	/* head_framing's findings */
+	__s64 head_cl;
+	__u8 head_te;
 };
 
 struct {
@@ -470,6 +479,204 @@ __noinline int copy_iov(__u64 iov_ptr, __u64 iovcnt, __u64 total)
 	return s->iov_off & (2 * XTAP_CAP_MAX - 1);
 }
 
+/* A message starts at p (8 readable bytes): a token of start_toks. */
+static __always_inline bool starts_msg(const __u8 *p)
+{
+	__u64 word;
+
+	__builtin_memcpy(&word, p, sizeof(word));
+	for (int i = 0; i < (int)(sizeof(start_toks) / sizeof(start_toks[0])); i++) {
+		__u32 len = start_toks[i].len;
+		__u64 mask = len >= 8 ? ~0ULL : (1ULL << (len * 8)) - 1;
+
+		if (((word ^ start_toks[i].word) & mask) == 0)
+			return true;
+	}
+	return false;
+}
+
+#define LOWER(c) ((c) | 0x20)
+
+/* "ontent-length:" after a "\nc" at data[at - 1] of the scratch event: the
+ * value, or -1. A global function: verified once, not once per caller path. */
+__noinline __s64 content_length_at(__u32 at)
+{
+#define CL_NAME "ontent-length:"
+	__u32 zero = 0;
+	struct scratch *sc = bpf_map_lookup_elem(&scratch_map, &zero);
+	const __u8 *data;
+	__u64 v = 0;
+	int digits = 0;
+
+	if (!sc)
+		return -1;
+	data = sc->ev.data;
+	at &= XTAP_CAP_MAX - 1; /* with the spill, at + 40 stays in the value */
+#pragma unroll
+	for (int k = 0; k < (int)sizeof(CL_NAME) - 1; k++) {
+		if (LOWER(data[at + k]) != CL_NAME[k])
+			return -1;
+	}
+	at += sizeof(CL_NAME) - 1;
+	for (int k = 0; k < 24; k++) {
+		__u8 c = data[at + k];
+
+		if (c == ' ' || c == '\t') {
+			if (digits)
+				break;
+			continue;
+		}
+		if (c < '0' || c > '9')
+			break;
+		if (++digits > 15) /* past a petabyte: not a body to skip */
+			return -1;
+		v = v * 10 + (c - '0');
+	}
+	return digits ? (__s64)v : -1;
+}
+
+struct scan_ctx {
+	struct scratch *s;
+	__u32 n;
+	__u32 end;
+};
+
+/* 0x80 in each byte of w that is '\n', exactly (no false positives). */
+static __always_inline __u64 newlines(__u64 w)
+{
+	__u64 x = w ^ 0x0a0a0a0a0a0a0a0aULL;
+
+	return ~(((x & 0x7f7f7f7f7f7f7f7fULL) + 0x7f7f7f7f7f7f7f7fULL) | x |
+		 0x7f7f7f7f7f7f7f7fULL);
+}
+
+/* One 8-byte word of head_framing's scan (a bpf_loop callback: verified
+ * once, whatever the head's length): each '\n' in it either ends the head
+ * ("\r\n\r\n") or may start a header that matters. */
+static long scan_word(__u32 i, void *arg)
+{
+	struct scan_ctx *x = arg;
+	struct scratch *s = x->s;
+	__u32 base = (i * 8) & (XTAP_CAP_MAX - 1);
+	__u64 w, nl;
+
+	if (i * 8 >= x->n)
+		return 1;
+	__builtin_memcpy(&w, s->ev.data + base, sizeof(w));
+	nl = newlines(w);
+	for (int k = 0; k < 8 && nl; k++) {
+		__u32 at = base + k, after, crlf2;
+		__u8 c;
+
+		if (!(nl & (0x80ULL << (k * 8))))
+			continue;
+		nl &= ~(0x80ULL << (k * 8));
+		if (at >= x->n)
+			return 1;
+		/* data holds 8 bytes of spill before it (the tail) */
+		__builtin_memcpy(&crlf2, s->ev.data + at - 3, sizeof(crlf2));
+		if (crlf2 == 0x0a0d0a0d) {
+			x->end = at + 1;
+			return 1;
+		}
+		after = (at + 1) & (XTAP_CAP_MAX - 1);
+		c = LOWER(s->ev.data[after]);
+		if (c == 'c') {
+			__s64 cl = content_length_at(after + 1);
+
+			if (cl >= 0)
+				s->head_cl = cl;
+		} else if (c == 't' && LOWER(s->ev.data[(after + 1) & (XTAP_CAP_MAX - 1)]) == 'r') {
+			/* Transfer-Encoding (or TE, harmless): chunked wins
+			 * over Content-Length, so no skipping */
+			s->head_te = 1;
+		}
+	}
+	return 0;
+}
+
+/* The head at the start of the captured n bytes: where it ends (0: not
+ * within them, or no bpf_loop on this kernel); s->head_cl its
+ * Content-Length (-1: none), s->head_te set by a Transfer-Encoding. */
+static __always_inline __u32 head_framing(struct scratch *s, __u32 n)
+{
+	struct scan_ctx x = { .s = s, .n = n };
+
+	s->head_cl = -1;
+	s->head_te = 0;
+	if (!bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_loop))
+		return 0;
+	bpf_loop((n + 7) / 8 < XTAP_CAP_MAX / 8 ? (n + 7) / 8 : XTAP_CAP_MAX / 8, scan_word, &x, 0);
+	return x.end;
+}
+
+/* How much body is still to come after a head copied from the start of
+ * this syscall's n bytes (of ret), so those bytes are counted, not copied
+ * (0: none known). Asked when the message goes on past the capture, or,
+ * for a response, when the syscall moved exactly a head (servers that write
+ * the body apart, clients that read it apart). Only when the head ends
+ * inside the capture, says Content-Length, no Transfer-Encoding, and no
+ * other message starts right after it (a HEAD or 304 answer carries a
+ * Content-Length but no body). A global function: verified once, apart
+ * from its callers' paths. */
+__noinline __u64 body_to_skip(__u32 n, __u64 ret)
+{
+	__u32 zero = 0, end;
+	struct scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
+	__u64 here;
+
+	if (!s || n < 16 || n > XTAP_CAP_MAX || !starts_msg(s->ev.data))
+		return 0;
+	/* 1xx, 204 and 304 answers have no body, whatever they say */
+	if (s->ev.data[0] == 'H' && s->ev.data[8] == ' ' &&
+	    (s->ev.data[9] == '1' ||
+	     ((s->ev.data[9] == '2' || s->ev.data[9] == '3') && s->ev.data[10] == '0' &&
+	      s->ev.data[11] == '4')))
+		return 0;
+	end = head_framing(s, n);
+	if (!end || end > n || s->head_te || s->head_cl <= 0)
+		return 0;
+	if (end + 8 <= n && starts_msg(s->ev.data + (end & (XTAP_CAP_MAX - 1))))
+		return 0;
+	here = ret - end;
+	return (__u64)s->head_cl > here ? (__u64)s->head_cl - here : 0;
+}
+
+static __always_inline bool is_response_dir(const struct conn_val *v, __u8 dir)
+{
+	return (v->role == XTAP_ROLE_SERVER && dir == XTAP_DIR_OUT) ||
+	       (v->role == XTAP_ROLE_CLIENT && dir == XTAP_DIR_IN);
+}
+
+/* The syscall moved a response head and nothing else: it ends the data. */
+static __always_inline bool is_bare_response_head(struct scratch *s, struct conn_val *v, __u8 dir,
+						  __u32 n)
+{
+	__u32 t;
+
+	if (n < 16 || n > XTAP_CAP_MAX || !is_response_dir(v, dir))
+		return false;
+	t = (n - 4) & (XTAP_CAP_MAX - 1);
+	return s->ev.data[t] == '\r' && s->ev.data[t + 1] == '\n' && s->ev.data[t + 2] == '\r' &&
+	       s->ev.data[t + 3] == '\n';
+}
+
+/* One record for body bytes counted without being copied. */
+static __always_inline void report_skipped(struct scratch *s, __u64 pid_tgid, __s32 fd,
+					   struct conn_val *v, __u8 dir, __u8 sys, __u64 len)
+{
+	fill_hdr(&s->ev.hdr, XTAP_EV_DATA, pid_tgid, fd, v);
+	s->ev.hdr.dir = dir;
+	s->ev.hdr.sys = sys;
+	s->ev.len = len;
+	s->ev.cap_len = 0;
+	s->ev.tail_len = 0;
+	if (bpf_ringbuf_output(&events, &s->ev, XTAP_DATA_EV_SIZE(0), BPF_RB_NO_WAKEUP))
+		stat_add(XTAP_STAT_RB_DROPS, 1);
+	else
+		stat_add(XTAP_STAT_EVENTS, 1);
+}
+
 static __always_inline void data_exit(long ret, __u8 dir)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
@@ -495,6 +702,30 @@ static __always_inline void data_exit(long ret, __u8 dir)
 	s = bpf_map_lookup_elem(&scratch_map, &zero);
 	if (!s)
 		return;
+
+	/* inside a body whose length its head gave: count, copy nothing, and
+	 * say so once, at the body's end */
+	if (v->skip[dir & 1]) {
+		__u64 left = v->skip[dir & 1];
+
+		stat_add(XTAP_STAT_BODY_BYTES, (__u64)ret < left ? ret : left);
+		if ((__u64)ret < left) {
+			v->skip[dir & 1] = left - ret;
+			v->skipped[dir & 1] += ret;
+			return;
+		}
+		v->skip[dir & 1] = 0;
+		if ((__u64)ret == left) {
+			report_skipped(s, pid_tgid, a.fd, v, dir, a.sys, v->skipped[dir & 1] + ret);
+			v->skipped[dir & 1] = 0;
+			return;
+		}
+		/* the body ends inside this syscall and more follows: what
+		 * was counted, then this syscall's bytes as usual */
+		if (v->skipped[dir & 1])
+			report_skipped(s, pid_tgid, a.fd, v, dir, a.sys, v->skipped[dir & 1]);
+		v->skipped[dir & 1] = 0;
+	}
 
 	s->ev.tail_len = 0;
 	switch (a.sys) {
@@ -533,6 +764,17 @@ static __always_inline void data_exit(long ret, __u8 dir)
 	}
 	if ((__u64)n < (__u64)ret)
 		stat_add(n ? XTAP_STAT_TRUNCATED : XTAP_STAT_BODY_BYTES, n ? 1 : ret);
+	if (n >= 5 && !is_response_dir(v, dir) && s->ev.data[0] == 'H' && s->ev.data[1] == 'E' &&
+	    s->ev.data[2] == 'A' && s->ev.data[3] == 'D' && s->ev.data[4] == ' ')
+		v->head_req = 1;
+	if ((__u64)n < (__u64)ret || is_bare_response_head(s, v, dir, n)) {
+		bool after_head = is_response_dir(v, dir) && v->head_req;
+
+		v->skip[dir & 1] = after_head ? 0 : body_to_skip(n, ret);
+		v->skipped[dir & 1] = 0;
+		if (is_response_dir(v, dir) && starts_msg(s->ev.data))
+			v->head_req = 0;
+	}
 
 	fill_hdr(&s->ev.hdr, XTAP_EV_DATA, pid_tgid, a.fd, v);
 	s->ev.hdr.dir = dir;

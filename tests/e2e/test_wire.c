@@ -1521,9 +1521,11 @@ static void test_capture_zz_stop(void **state)
 	assert_int_equal(e2e_agent_counter(agent, "counters", "incomplete"), 0);
 	assert_int_equal(e2e_agent_counter(agent, "counters", "http_malformed"), 0);
 	assert_int_equal(e2e_agent_counter(agent, "counters", "orphan_responses"), 0);
-	/* the bodies were counted, not copied */
-	assert_true(e2e_agent_counter(agent, "kernel", "body_only") > 0 ||
-		    e2e_agent_counter(agent, "kernel", "truncated") > 0);
+	/* the bodies were counted, not copied: the client read the 1 MB
+	 * download in reads of at most 64 KiB, and once its first read had
+	 * shown the head's Content-Length, the kernel counted the rest of the
+	 * body without copying or reporting each read */
+	assert_true(e2e_agent_counter(agent, "kernel", "body_only") >= 1048576 - 65536);
 }
 
 /* ------------------------------------------------------------------------ */
