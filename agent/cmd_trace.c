@@ -13,6 +13,8 @@
 #include "clock.h"
 #include "cmd.h"
 #include "conn.h"
+#include "k8s_meta.h"
+#include "k8s_watch.h"
 #include "log.h"
 #include "trace_fmt.h"
 
@@ -37,8 +39,9 @@ static void usage(FILE *f)
 		"Usage: xtap trace [OPTIONS]\n"
 		"Show HTTP/1.x transactions of this host as they complete, one line each:\n"
 		"time, pod (namespace/pod) or process (comm[pid]), direction (in: served, out:\n"
-		"called), method, url, status, duration, trace id (from the request's\n"
-		"X-Amzn-Trace-Id or traceparent; '-' without one). Runs its own instance of the\n"
+		"called), method, url, status, duration, trace id (as the segments carry it: the\n"
+		"request's X-Amzn-Trace-Id or traceparent, else the trace links; '-' without\n"
+		"one). Runs its own instance of the\n"
 		"capture programs, so it works with or without a running agent. Ctrl-C stops it.\n"
 		"\n"
 		"Filters (all must match):\n"
@@ -50,14 +53,15 @@ static void usage(FILE *f)
 		"      --min-duration D     only transactions that took at least D: 250ms, 1.5s,\n"
 		"                           800us, 2m (a bare number is milliseconds)\n"
 		"      --pod NAME           only this Kubernetes pod, and\n"
-		"      --namespace NS       only this namespace: both need Kubernetes pod\n"
-		"                           metadata; transactions without it never match\n"
+		"      --namespace NS       only this namespace (pods come from the Kubernetes\n"
+		"                           API, as for xtap run: see the options below)\n"
 		"Output:\n"
 		"      --raw                the capture records themselves (open, data, close, exit),\n"
 		"                           for debugging; takes --pid, --port and --comm only\n"
 		"  -c, --count N            stop after N lines\n"
 		"      --capture-bytes N    bytes of each message head copied (64..%d, default %d)\n"
 		"      --ring-buffer-mb N   ring buffer size in MiB, a power of two (1..256, default 8)\n"
+		K8S_USAGE
 		CLI_OPTS_HELP
 		"\n"
 		"Example: xtap trace --port 8080 --status 5xx --min-duration 100ms\n",
@@ -93,7 +97,10 @@ static void on_txn(struct xtap_txn *t, void *ctx)
 	struct trace_ctx_ *tc = ctx;
 	char line[HTTP_HOST_MAX + HTTP_TARGET_MAX + 512];
 
-	if (done(tc) || !trace_match(&tc->f, t))
+	if (done(tc))
+		return;
+	k8s_meta_fill(t);
+	if (!trace_match(&tc->f, t))
 		return;
 	if (tc->o.json) {
 		emit_done(tc, cli_print_json(&tc->o, trace_txn_json(t)));
@@ -163,6 +170,7 @@ enum {
 	OPT_POD,
 	OPT_NAMESPACE,
 	OPT_RAW,
+	OPT_K8S, /* and the K8S_OPTS_N - 1 values after it */
 };
 
 int do_trace(int argc, char **argv)
@@ -179,6 +187,7 @@ int do_trace(int argc, char **argv)
 		{ "count", required_argument, NULL, 'c' },
 		{ "capture-bytes", required_argument, NULL, OPT_CAP },
 		{ "ring-buffer-mb", required_argument, NULL, OPT_RB },
+		K8S_LONGOPTS(OPT_K8S),
 		CLI_LONGOPTS,
 		{},
 	};
@@ -188,6 +197,8 @@ int do_trace(int argc, char **argv)
 	struct loader_opts lo = { .cap_bytes = XTAP_CAP_DEFAULT, .ringbuf_mb = 8,
 				  .pids = pids, .ports = ports };
 	struct capture cap = {};
+	struct k8s_config kc = { .mode = K8S_MODE_AUTO };
+	char errbuf[256];
 	bool raw = false;
 	int opt, err = 0;
 
@@ -232,6 +243,10 @@ int do_trace(int argc, char **argv)
 		case OPT_NAMESPACE:
 			tc.f.ns = optarg;
 			break;
+		case OPT_K8S ... OPT_K8S + K8S_OPTS_N - 1:
+			if (k8s_config_opt(&kc, opt - OPT_K8S, optarg))
+				return XTAP_EXIT_USAGE;
+			break;
 		case OPT_RAW:
 			raw = true;
 			break;
@@ -257,6 +272,15 @@ int do_trace(int argc, char **argv)
 		return XTAP_EXIT_USAGE;
 	}
 
+	if (!raw) {
+		/* pods for --pod, --namespace and the source column, as the
+		 * agent finds them */
+		err = k8s_start(&kc, errbuf, sizeof(errbuf));
+		if (err) {
+			p_err("%s", errbuf);
+			return err == -EINVAL ? XTAP_EXIT_USAGE : XTAP_EXIT_FAIL;
+		}
+	}
 	capture_handle_signals();
 	clock_sync();
 	if (raw) {
@@ -278,6 +302,8 @@ int do_trace(int argc, char **argv)
 out:
 	capture_close(&cap);
 	conn_table_flush();
+	if (!raw)
+		k8s_stop();
 	if (tc.failed)
 		return XTAP_EXIT_FAIL;
 	return err ? XTAP_EXIT_FAIL : XTAP_EXIT_OK;

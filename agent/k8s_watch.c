@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <jansson.h>
 
+#include "cmd.h"
 #include "http_client.h"
 #include "k8s_meta.h"
 #include "k8s_watch.h"
@@ -262,6 +263,37 @@ int k8s_mode_parse(const char *s, enum k8s_mode *out)
 	else
 		return -EINVAL;
 	return 0;
+}
+
+int k8s_config_opt(struct k8s_config *kc, int which, const char *arg)
+{
+	switch (which) {
+	case 0:
+		if (k8s_mode_parse(arg, &kc->mode)) {
+			p_err("--kubernetes '%s': expected auto, on or off", arg);
+			return -EINVAL;
+		}
+		return 0;
+	case 1:
+		kc->api = arg;
+		return 0;
+	case 2:
+		kc->token_file = arg;
+		return 0;
+	case 3:
+		kc->ca_file = arg;
+		return 0;
+	case 4:
+		kc->node = arg;
+		return 0;
+	case 5:
+		if (parse_long(arg, 1, 86400, &kc->resync_s)) {
+			p_err("--kube-resync '%s': expected seconds, 1..86400", arg);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	return -EINVAL;
 }
 
 /* ------------------------------------------------------------------------ */

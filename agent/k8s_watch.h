@@ -50,6 +50,33 @@ struct k8s_config {
 
 /* "auto", "on", "off": 0 or -EINVAL. */
 int k8s_mode_parse(const char *s, enum k8s_mode *out);
+
+/* The Kubernetes options of `run` and `trace`: getopt_long entries with
+ * the values base .. base + K8S_OPTS_N - 1, their help, and how each sets
+ * the configuration. */
+#define K8S_OPTS_N 6
+#define K8S_LONGOPTS(base)                                                                  \
+	{ "kubernetes", required_argument, NULL, (base) },                                \
+	{ "kube-api", required_argument, NULL, (base) + 1 },                              \
+	{ "kube-token-file", required_argument, NULL, (base) + 2 },                       \
+	{ "kube-ca-file", required_argument, NULL, (base) + 3 },                          \
+	{ "node-name", required_argument, NULL, (base) + 4 },                             \
+	{ "kube-resync", required_argument, NULL, (base) + 5 }
+#define K8S_USAGE                                                                           \
+	"Kubernetes (pod, namespace, container, workload, node; see README):\n"           \
+	"      --kubernetes MODE    auto, on or off (default auto: on in a pod, where\n"      \
+	"                           $KUBERNETES_SERVICE_HOST is set, or with --kube-api)\n"   \
+	"      --kube-api URL       API server (default https://$KUBERNETES_SERVICE_HOST:\n"  \
+	"                           $KUBERNETES_SERVICE_PORT)\n"                              \
+	"      --kube-token-file F  bearer token, read again for every request (default\n"    \
+	"                           " K8S_SA_DIR "/token)\n"                                  \
+	"      --kube-ca-file F     CA bundle for the API server (default\n"                  \
+	"                           " K8S_SA_DIR "/ca.crt)\n"                                 \
+	"      --node-name N        this node, whose pods are watched (default: $NODE_NAME)\n" \
+	"      --kube-resync S      list every pod again every S seconds (default 600)\n"
+/* Option `which` (0 .. K8S_OPTS_N - 1, in K8S_LONGOPTS's order) with its
+ * argument: 0, or -EINVAL, reported. */
+int k8s_config_opt(struct k8s_config *kc, int which, const char *arg);
 /* Resolve the configuration and start the thread (nothing when off or,
  * in auto, not in a cluster). 0, or -EINVAL with the reason in err:
  * "on" without an API address or a node name, a token file given but

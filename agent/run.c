@@ -75,17 +75,7 @@ static void usage(FILE *f)
 		"                           while they are unavailable (default: centralized when exporting\n"
 		"                           to the X-Ray API, else local with --sampling-rules, else off)\n"
 		"      --sampling-rules F   local rules, the X-Ray SDKs' JSON format (version 1 or 2)\n"
-		"Kubernetes (pod, namespace, container, workload, node on segments; see README):\n"
-		"      --kubernetes MODE    auto, on or off (default auto: on in a pod, where\n"
-		"                           $KUBERNETES_SERVICE_HOST is set, or with --kube-api)\n"
-		"      --kube-api URL       API server (default https://$KUBERNETES_SERVICE_HOST:\n"
-		"                           $KUBERNETES_SERVICE_PORT)\n"
-		"      --kube-token-file F  bearer token, read again for every request (default\n"
-		"                           " K8S_SA_DIR "/token)\n"
-		"      --kube-ca-file F     CA bundle for the API server (default\n"
-		"                           " K8S_SA_DIR "/ca.crt)\n"
-		"      --node-name N        this node, whose pods are watched (default: $NODE_NAME)\n"
-		"      --kube-resync S      list every pod again every S seconds (default 600)\n"
+		K8S_USAGE
 		"Platform (aws.ec2 / aws.eks and origin in segments):\n"
 		"      --platform P         auto, ec2, eks or none (default auto: eks with a cluster name,\n"
 		"                           else ec2 on an EC2 host whose instance metadata answers)\n"
@@ -162,12 +152,8 @@ enum {
 	OPT_REGION,
 	OPT_XRAY_ENDPOINT,
 	OPT_LINK_WAIT,
-	OPT_KUBERNETES,
-	OPT_KUBE_API,
-	OPT_KUBE_TOKEN,
-	OPT_KUBE_CA,
-	OPT_NODE_NAME,
-	OPT_KUBE_RESYNC,
+	OPT_KUBERNETES, /* and the K8S_OPTS_N - 1 values after it */
+	OPT_K8S_LAST = OPT_KUBERNETES + K8S_OPTS_N - 1,
 	OPT_METRICS,
 	OPT_CONFIG,
 };
@@ -241,12 +227,7 @@ int do_run(int argc, char **argv)
 		{ "region", required_argument, NULL, OPT_REGION },
 		{ "xray-endpoint", required_argument, NULL, OPT_XRAY_ENDPOINT },
 		{ "link-wait", required_argument, NULL, OPT_LINK_WAIT },
-		{ "kubernetes", required_argument, NULL, OPT_KUBERNETES },
-		{ "kube-api", required_argument, NULL, OPT_KUBE_API },
-		{ "kube-token-file", required_argument, NULL, OPT_KUBE_TOKEN },
-		{ "kube-ca-file", required_argument, NULL, OPT_KUBE_CA },
-		{ "node-name", required_argument, NULL, OPT_NODE_NAME },
-		{ "kube-resync", required_argument, NULL, OPT_KUBE_RESYNC },
+		K8S_LONGOPTS(OPT_KUBERNETES),
 		{ "metrics-address", required_argument, NULL, OPT_METRICS },
 		{ "config", required_argument, NULL, OPT_CONFIG },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -386,29 +367,9 @@ int do_run(int argc, char **argv)
 			}
 			conn_table_set_link_wait((uint64_t)v * 1000000ull);
 			break;
-		case OPT_KUBERNETES:
-			if (k8s_mode_parse(optarg, &kc.mode)) {
-				p_err("--kubernetes '%s': expected auto, on or off", optarg);
+		case OPT_KUBERNETES ... OPT_KUBERNETES + K8S_OPTS_N - 1:
+			if (k8s_config_opt(&kc, opt - OPT_KUBERNETES, optarg))
 				return XTAP_EXIT_USAGE;
-			}
-			break;
-		case OPT_KUBE_API:
-			kc.api = optarg;
-			break;
-		case OPT_KUBE_TOKEN:
-			kc.token_file = optarg;
-			break;
-		case OPT_KUBE_CA:
-			kc.ca_file = optarg;
-			break;
-		case OPT_NODE_NAME:
-			kc.node = optarg;
-			break;
-		case OPT_KUBE_RESYNC:
-			if (parse_long(optarg, 1, 86400, &kc.resync_s)) {
-				p_err("--kube-resync '%s': expected seconds, 1..86400", optarg);
-				return XTAP_EXIT_USAGE;
-			}
 			break;
 		case OPT_METRICS:
 			metrics_opt = optarg;

@@ -525,6 +525,49 @@ static void test_cgroupfs_bare_pod(void **state)
 	assert_json_str(d, "metadata.k8s.pod_uid", UID_C);
 }
 
+/* xtap trace reads the pods as the agent does: --pod and --namespace pick
+ * pod A's exchange out of A's and B's, and the line names it. */
+static void test_trace_pod(void **state)
+{
+	const char *argv[] = { e2e_xtap_bin(), "trace", "--port", e2e_fmt("%d", sa->port),
+			       "--port", e2e_fmt("%d", sb->port), "--kubernetes", "on",
+			       "--kube-api", pm->url, "--node-name", NODE,
+			       "--kube-ca-file", pm->cert, "--kube-token-file", pm->token_file,
+			       "--pod", "web-5d8f7c9b6-x2x4z", "--namespace", "shop",
+			       "-j", "-c", "1", NULL };
+	struct e2e_spawn_opts o = { .argv = argv, .env = agent_env, .split_stderr = true };
+	struct e2e_proc *tr;
+	json_t *line;
+	json_error_t jerr;
+	int i;
+
+	(void)state;
+	tr = e2e_spawn(&o);
+	for (i = 0; i < 600 && !strstr(e2e_proc_err(tr), "k8s: 3 pods on node " NODE); i++) {
+		if (!e2e_proc_alive(tr))
+			fail_msg("trace exited:\n%s", e2e_proc_err(tr));
+		e2e_sleep(0.05);
+	}
+	for (i = 0; i < 600 && !strstr(e2e_proc_err(tr), "tracing:"); i++)
+		e2e_sleep(0.05);
+	if (!strstr(e2e_proc_err(tr), "tracing:") ||
+	    !strstr(e2e_proc_err(tr), "k8s: 3 pods on node " NODE))
+		fail_msg("trace did not start with the pods:\n%s", e2e_proc_err(tr));
+	/* B first: another pod and namespace, never shown */
+	get_segment(pa, sb, "trace-b");
+	get_segment(pa, sa, "trace-a");
+	assert_int_equal(e2e_proc_wait(tr, 20), 0);
+	line = json_loads(e2e_proc_out(tr), JSON_DISABLE_EOF_CHECK, &jerr);
+	if (!line)
+		fail_msg("trace printed no JSON line: %s\n%s", jerr.text, e2e_proc_out(tr));
+	assert_json_str(line, "pod", "web-5d8f7c9b6-x2x4z");
+	assert_json_str(line, "namespace", "shop");
+	assert_json_str(line, "direction", "in");
+	assert_json_str_contains(line, "url", "k=trace-a");
+	assert_json_int(line, "pid", sa->server_pid);
+	json_decref(line);
+}
+
 static void test_pod_added(void **state)
 {
 	json_t *d;
@@ -741,6 +784,7 @@ int main(void)
 		cmocka_unit_test(test_deployment),
 		cmocka_unit_test(test_annotation_crio),
 		cmocka_unit_test(test_cgroupfs_bare_pod),
+		cmocka_unit_test(test_trace_pod),
 		cmocka_unit_test(test_pod_added),
 		cmocka_unit_test(test_pod_deleted),
 		cmocka_unit_test(test_relist_after_gone),
