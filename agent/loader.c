@@ -136,6 +136,7 @@ int loader_open(const struct loader_opts *o, struct loader **out)
 	l->skel->rodata->scope_by_pid = o->n_pids > 0;
 	l->skel->rodata->scope_by_port = o->n_ports > 0;
 	l->skel->rodata->scope_cgroup_count = o->n_cgroups;
+	l->skel->rodata->tls_enabled = o->tls;
 	err = bpf_map__set_max_entries(l->skel->maps.events, o->ringbuf_mb << 20);
 	if (err) {
 		p_err("ring buffer of %u MiB: %s", o->ringbuf_mb, strerror(-err));
@@ -144,6 +145,10 @@ int loader_open(const struct loader_opts *o, struct loader **out)
 	bpf_object__for_each_program(prog, l->skel->obj) {
 		const char *sec = bpf_program__section_name(prog);
 
+		if (!strncmp(bpf_program__name(prog), "tls_", 4) && !o->tls) {
+			bpf_program__set_autoload(prog, false);
+			continue;
+		}
 		if (!tracepoint_exists(sec)) {
 			p_info("%s: not on this kernel, skipped", sec);
 			bpf_program__set_autoload(prog, false);
@@ -168,7 +173,9 @@ int loader_open(const struct loader_opts *o, struct loader **out)
 			bool is_enter = strstr(sec, "sys_enter_") != NULL;
 			struct bpf_link *link;
 
-			if (!bpf_program__autoload(prog) || is_enter != (pass == 1))
+			/* uprobes attach per file, later (loader_attach_tls) */
+			if (!bpf_program__autoload(prog) || is_enter != (pass == 1) ||
+			    bpf_program__type(prog) == BPF_PROG_TYPE_KPROBE)
 				continue;
 			if (l->n_links >= MAX_LINKS) {
 				err = -E2BIG;
@@ -198,6 +205,51 @@ err_free:
 int loader_ringbuf_fd(const struct loader *l)
 {
 	return bpf_map__fd(l->skel->maps.events);
+}
+
+struct bpf_link *loader_attach_tls(void *loader, enum tls_prog prog, const char *path, uint64_t off)
+{
+	struct loader *l = loader;
+	LIBBPF_OPTS(bpf_uprobe_opts, opts);
+	struct bpf_program *p;
+
+	switch (prog) {
+	case TLS_PROG_SSL_READ:
+		p = l->skel->progs.tls_ssl_read;
+		break;
+	case TLS_PROG_SSL_WRITE:
+		p = l->skel->progs.tls_ssl_write;
+		break;
+	case TLS_PROG_SSL_READ_EX:
+		p = l->skel->progs.tls_ssl_read_ex;
+		break;
+	case TLS_PROG_SSL_WRITE_EX:
+		p = l->skel->progs.tls_ssl_write_ex;
+		break;
+	case TLS_PROG_SSL_RETURN:
+		p = l->skel->progs.tls_ssl_return;
+		opts.retprobe = true;
+		break;
+	case TLS_PROG_GO_READ:
+		p = l->skel->progs.tls_go_read;
+		break;
+	case TLS_PROG_GO_WRITE:
+		p = l->skel->progs.tls_go_write;
+		break;
+	case TLS_PROG_GO_RETURN:
+		p = l->skel->progs.tls_go_return;
+		break;
+	default:
+		errno = EINVAL;
+		return NULL;
+	}
+	return bpf_program__attach_uprobe_opts(p, -1, path, off, &opts);
+}
+
+void loader_detach_tls(void *loader, struct bpf_link *link)
+{
+	(void)loader;
+	bpf_link__destroy(link);
 }
 
 int loader_links(const struct loader *l)

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "pipeline.h"
 #include "sampling.h"
+#include "tls_probes.h"
 #include "xray_api.h"
 
 #define SWEEP_NS 1000000000ull
@@ -55,6 +56,7 @@ static void usage(FILE *f)
 		"Capture:\n"
 		"      --capture-bytes N    bytes of each message head copied from the kernel (64..%d, default %d)\n"
 		"      --ring-buffer-mb N   ring buffer size in MiB, a power of two (1..256, default 8)\n"
+		"      --no-tls             do not probe TLS libraries (OpenSSL, Go crypto/tls)\n"
 		"Output:\n"
 		"      --daemon-address A   X-Ray daemon, host:port or 'tcp:host:port udp:host:port'\n"
 		"                           (default: $AWS_XRAY_DAEMON_ADDRESS, else %s)\n"
@@ -105,10 +107,12 @@ static void log_counters(struct loader *l, const struct exporter_stats *es)
 	p_info("counters:%s", line);
 	p_info("kernel: events=%" PRIu64 " ringbuf_drops=%" PRIu64 " not_http=%" PRIu64
 	       " truncated=%" PRIu64 " conns_tracked=%" PRIu64 " out_of_scope=%" PRIu64
-	       " body_only=%" PRIu64,
+	       " body_only=%" PRIu64 " tls_calls=%" PRIu64 " tls_unbound=%" PRIu64
+	       " tls_ciphertext=%" PRIu64,
 	       k[XTAP_STAT_EVENTS], k[XTAP_STAT_RB_DROPS], k[XTAP_STAT_NON_HTTP],
 	       k[XTAP_STAT_TRUNCATED], k[XTAP_STAT_CONN_TRACKED], k[XTAP_STAT_OUT_OF_SCOPE],
-	       k[XTAP_STAT_BODY_BYTES]);
+	       k[XTAP_STAT_BODY_BYTES], k[XTAP_STAT_TLS_CALLS], k[XTAP_STAT_TLS_UNBOUND],
+	       k[XTAP_STAT_TLS_CIPHERTEXT]);
 	if (!es)
 		return;
 	p_info("export: submitted=%" PRIu64 " dropped_full=%" PRIu64 " udp_sent=%" PRIu64
@@ -134,6 +138,8 @@ static void log_xray(const struct xray_api_stats *xs)
 static int on_record(void *ctx, void *data, size_t size)
 {
 	(void)ctx;
+	if (tls_probes_record(data, size, clock_mono_now()))
+		return 0;
 	if (conn_handle_record(data, size))
 		p_dbg("bad record of %zu bytes", size);
 	return 0;
@@ -156,6 +162,7 @@ enum {
 	OPT_EXPORT,
 	OPT_REGION,
 	OPT_XRAY_ENDPOINT,
+	OPT_NO_TLS,
 };
 
 /* The rules file, NUL-terminated and malloc'd, or NULL (reported). */
@@ -226,6 +233,7 @@ int do_run(int argc, char **argv)
 		{ "export", required_argument, NULL, OPT_EXPORT },
 		{ "region", required_argument, NULL, OPT_REGION },
 		{ "xray-endpoint", required_argument, NULL, OPT_XRAY_ENDPOINT },
+		{ "no-tls", no_argument, NULL, OPT_NO_TLS },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -234,7 +242,7 @@ int do_run(int argc, char **argv)
 	uint32_t pids[XTAP_SCOPE_MAX];
 	uint16_t ports[XTAP_SCOPE_MAX];
 	char *cgroups[CGROUPS_MAX];
-	struct loader_opts lo = { .cap_bytes = XTAP_CAP_DEFAULT, .ringbuf_mb = 8 };
+	struct loader_opts lo = { .cap_bytes = XTAP_CAP_DEFAULT, .ringbuf_mb = 8, .tls = true };
 	struct exporter_config ec = { .udp = true, .to_stdout = true };
 	const char *daemon = getenv("AWS_XRAY_DAEMON_ADDRESS");
 	struct pipeline pl = { .seg = { .name = getenv("AWS_XRAY_TRACING_NAME"),
@@ -321,6 +329,9 @@ int do_run(int argc, char **argv)
 			break;
 		case OPT_XRAY_ENDPOINT:
 			xray_endpoint = optarg;
+			break;
+		case OPT_NO_TLS:
+			lo.tls = false;
 			break;
 		case OPT_NO_STDOUT:
 			ec.to_stdout = false;
@@ -501,6 +512,15 @@ int do_run(int argc, char **argv)
 	if (err)
 		goto out;
 	conn_table_init(pipeline_head, pipeline_emit, &pl);
+	if (lo.tls) {
+		struct tls_probes_config tc = { .attach = loader_attach_tls,
+						.detach = loader_detach_tls, .ctx = l,
+						.pids = pids, .n_pids = lo.n_pids, .self = getpid() };
+
+		err = tls_probes_start(&tc, clock_mono_now());
+		if (err)
+			goto out;
+	}
 	rb = ring_buffer__new(loader_ringbuf_fd(l), on_record, NULL, NULL);
 	if (!rb) {
 		err = -errno;
@@ -526,6 +546,7 @@ int do_run(int argc, char **argv)
 		}
 		err = 0;
 		now = clock_mono_now();
+		tls_probes_tick(now);
 		if (now - last_sweep >= SWEEP_NS) {
 			conn_sweep(now);
 			clock_sync();
@@ -569,6 +590,7 @@ out:
 	 * credentials its X-Ray calls sign with */
 	sampler_destroy(pl.sampler);
 	aws_creds_stop();
+	tls_probes_stop();
 	loader_close(l);
 	identity_stop(&ident);
 	if (ret)

@@ -137,6 +137,11 @@ static void *xalloc(size_t n)
 	return xalloc_in(depth, n);
 }
 
+void *e2e_alloc(size_t n)
+{
+	return xalloc(n);
+}
+
 static char *xstrdup_in(int level, const char *s)
 {
 	size_t n = strlen(s);
@@ -211,6 +216,23 @@ int e2e_group_teardown(void **state)
 	pop_to(group_depth >= 0 ? group_depth : 0);
 	group_depth = -1;
 	return 0;
+}
+
+bool e2e_group_wanted(const char *name)
+{
+	const char *g = getenv("E2E_GROUPS");
+	size_t n = strlen(name);
+
+	if (!g || !*g)
+		return true;
+	for (const char *p = g; *p;) {
+		const char *e = strchrnul(p, ',');
+
+		if ((size_t)(e - p) == n && !strncmp(p, name, n))
+			return true;
+		p = *e ? e + 1 : e;
+	}
+	return false;
 }
 
 int e2e_test_setup(void **state)
@@ -1764,7 +1786,7 @@ static const char *peer_file(const char *rel)
 	return xstrdup(buf);
 }
 
-static const char *python_exe(void)
+const char *e2e_python_exe(void)
 {
 	static char *exe;
 	const char *argv[] = { "python3", "-c", "import sys; print(sys.executable)", NULL };
@@ -1789,7 +1811,7 @@ static const char *python_exe(void)
 struct e2e_peer *e2e_peer_python(void)
 {
 	struct e2e_peer *p = xalloc(sizeof(*p));
-	const char *py = python_exe();
+	const char *py = e2e_python_exe();
 	const char *argv[9];
 
 	p->dir = e2e_tmpdir();

@@ -90,6 +90,9 @@ int e2e_group_teardown(void **state);
 int e2e_test_setup(void **state);
 int e2e_test_teardown(void **state);
 
+/* True when E2E_GROUPS is unset or empty, or lists name (comma-separated):
+ * E2E_GROUPS=nginx,go runs only those groups. */
+bool e2e_group_wanted(const char *name);
 /* Fail unless running as root with BTF (/sys/kernel/btf/vmlinux) and bpf(2)
  * usable: end-to-end tests load real BPF and must not pass vacuously. */
 void e2e_require_root_bpf(void);
@@ -97,6 +100,8 @@ void e2e_require_root_bpf(void);
  * with "NAME not found in PATH: install it" when missing. */
 const char *e2e_require_bin(const char *name);
 
+/* n zeroed bytes, scope-owned (aborts when memory is out). */
+void *e2e_alloc(size_t n);
 /* printf into a scope-owned string. */
 const char *e2e_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "http://127.0.0.1:PORT" + path (path starts with '/'); scope-owned. */
@@ -425,6 +430,9 @@ struct e2e_peer {
  * interpreter is resolved to sys.executable, so no pyenv shim sits in
  * between). HTTP/1.0 responses, connection closed after each. */
 struct e2e_peer *e2e_peer_python(void);
+/* The real python3 interpreter (sys.executable, not a launcher or shim);
+ * resolved once per run. */
+const char *e2e_python_exe(void);
 /* nginx -c DIR/nginx.conf -p DIR: daemon off, master + 1 worker, keepalive,
  * access_log off, all paths in DIR. Locations:
  *   /static/...   the files above (sendfile on)

@@ -1,0 +1,346 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * End-to-end: HTTPS through the TLS probes. Real servers on different TLS
+ * stacks with a certificate the test makes, real clients, the real agent:
+ * segments must carry https urls, the right status, client_ip, pid and
+ * timing, exactly once each (the ciphertext on the same sockets must never
+ * make a second document), and processes started after the agent must be
+ * traced as well as those running before it.
+ *
+ * Groups:
+ *  nginx   nginx (dynamic libssl) and curl running before the agent starts
+ *  python  python3 ssl server started after the agent, with its own copy of
+ *          libssl (so it is that file's first user): attached within a
+ *          bounded delay, released when the server exits
+ */
+#include "tls_peers.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* How long the agent may take to attach a file a new process maps: its
+ * bound (tls_probes.h) plus the ring buffer poll, with room for a loaded
+ * machine. */
+#define ATTACH_TIMEOUT 10.0
+
+static struct e2e_agent *agent;
+static const struct e2e_cert *cert;
+static struct e2e_peer *srv;
+
+/* ------------------------------------------------------------------------ */
+/* shared checks                                                            */
+
+static void curl_ok(struct e2e_run r, int want)
+{
+	int code = 0;
+
+	if (r.status != 0 || sscanf(r.out, "%d", &code) != 1 || code != want)
+		fail_msg("curl: expected HTTP %d, got exit %d, output \"%s\", errors \"%s\"", want,
+			 r.status, r.out, r.err);
+}
+
+static void check_flags(json_t *d, int status)
+{
+	if (status >= 500) {
+		assert_json_true(d, "fault");
+		assert_json_absent(d, "error");
+	} else if (status >= 400) {
+		assert_json_true(d, "error");
+		assert_json_absent(d, "fault");
+	} else {
+		assert_json_absent(d, "error");
+		assert_json_absent(d, "fault");
+	}
+}
+
+/* The server segment of `GET target` answered with status by srv. */
+static void check_segment(json_t *d, const char *target, int status, double t0, double t1)
+{
+	const char *url = e2e_https_url(srv->port, target);
+
+	assert_json_absent(d, "type");
+	assert_trace_id(d, "trace_id");
+	assert_json_str(d, "name", srv->comm);
+	assert_json_str(d, "http.request.method", "GET");
+	assert_json_str(d, "http.request.url", url);
+	assert_json_str(d, "annotations.http_url", url);
+	assert_json_str(d, "http.request.client_ip", "127.0.0.1");
+	assert_json_int(d, "http.response.status", status);
+	assert_json_int(d, "metadata.xtap.pid", srv->server_pid);
+	assert_json_str(d, "metadata.xtap.exe", srv->exe);
+	check_flags(d, status);
+	assert_doc_timing(d, t0, t1);
+}
+
+/* The client subsegment of process pid for https://127.0.0.1<path>. */
+static void check_subsegment(json_t *d, long pid, const char *comm, const char *path, int status,
+			     double t0, double t1)
+{
+	assert_json_str(d, "type", "subsegment");
+	assert_json_str(d, "namespace", "remote");
+	assert_json_str(d, "name", "127.0.0.1");
+	assert_json_str(d, "http.request.method", "GET");
+	assert_json_str(d, "http.request.url", e2e_fmt("https://127.0.0.1%s", path));
+	assert_json_int(d, "http.response.status", status);
+	assert_json_int(d, "metadata.xtap.pid", pid);
+	assert_json_str(d, "metadata.xtap.comm", comm);
+	check_flags(d, status);
+	assert_doc_timing(d, t0, t1);
+}
+
+/* Exactly one server segment whose url contains tag (also after stop). */
+static json_t *seg(const char *tag)
+{
+	struct e2e_filter f = { .type = "segment", .url_contains = tag };
+
+	return json_array_get(e2e_agent_expect_docs(agent, &f, 1, 10), 0);
+}
+
+/* Exactly one subsegment of pid whose url contains path. */
+static json_t *subseg(long pid, const char *path)
+{
+	struct e2e_filter f = { .type = "subsegment", .url_contains = path, .pid = pid };
+
+	return json_array_get(e2e_agent_expect_docs(agent, &f, 1, 10), 0);
+}
+
+static void counter_is(const char *line, const char *key, long long want)
+{
+	long long got = e2e_agent_counter(agent, line, key);
+
+	if (got != want)
+		fail_msg("agent %s %s=%lld, expected %lld\n%s", line, key, got, want,
+			 e2e_tail(e2e_agent_log(agent), 3000));
+}
+
+static bool is_http_url(json_t *doc, const void *arg)
+{
+	const char *url = e2e_json_str(doc, "http.request.url");
+
+	(void)arg;
+	return url && !strncmp(url, "http://", 7);
+}
+
+/* Stop the agent: exit 0, the recorded exact counts, nothing lost or
+ * malformed, no plaintext lost for want of its socket, and not one
+ * document made from the ciphertext (it would parse as nothing, or as
+ * plain http://). */
+static void stop_and_check(void)
+{
+	struct e2e_filter plain = { .pred = is_http_url };
+
+	assert_int_equal(e2e_agent_stop(agent), 0);
+	e2e_agent_check_final(agent);
+	counter_is("kernel", "ringbuf_drops", 0);
+	counter_is("kernel", "tls_unbound", 0);
+	counter_is("counters", "bytes_not_http", 0);
+	counter_is("counters", "http_malformed", 0);
+	counter_is("counters", "incomplete", 0);
+	counter_is("counters", "orphan_responses", 0);
+	assert_true(e2e_agent_counter(agent, "kernel", "tls_calls") > 0);
+	assert_true(e2e_agent_counter(agent, "kernel", "tls_ciphertext") > 0);
+	assert_doc_count(e2e_docs_filter(e2e_agent_docs(agent), &plain), 0);
+}
+
+static const char *attached_line(const char *path)
+{
+	return e2e_fmt("tls: attached %s: ", path);
+}
+
+/* ------------------------------------------------------------------------ */
+/* nginx and curl, both running on the system libssl before the agent       */
+
+static int nginx_setup(void **state)
+{
+	e2e_group_setup(state);
+	cert = e2e_cert_new();
+	srv = e2e_peer_nginx_tls(cert);
+	agent = e2e_agent_startl("--port", e2e_fmt("%d", srv->port), NULL);
+	return 0;
+}
+
+/* Found by the scan at start: attached before "ready". */
+static void test_nginx_attached_at_start(void **state)
+{
+	const char *lib = e2e_proc_mapped(srv->server_pid, "libssl.so");
+	const char *log = e2e_agent_log(agent);
+	const char *att = strstr(log, attached_line(lib));
+
+	(void)state;
+	if (!att || att > strstr(log, "xtap: ready:"))
+		fail_msg("%s was not attached before ready:\n%s", lib, e2e_tail(log, 3000));
+	assert_non_null(strstr(att, "openssl-dyn"));
+}
+
+/* Three URLs on one kept-alive TLS connection: three segments, and curl's
+ * own three subsegments (curl uses the same libssl). */
+static void test_nginx_keepalive(void **state)
+{
+	struct e2e_run r;
+
+	(void)state;
+	r = e2e_curl_tls(cert, e2e_https_url(srv->port, "/static/hello.txt?t=ngx1"), "-o",
+			 "/dev/null", e2e_https_url(srv->port, "/ok?t=ngx2"), "-o", "/dev/null",
+			 e2e_https_url(srv->port, "/s404?t=ngx3"), NULL);
+	assert_int_equal(r.status, 0);
+	assert_int_equal(e2e_count_str(r.out, "\n"), 3);
+	check_segment(seg("?t=ngx1"), "/static/hello.txt?t=ngx1", 200, r.t0, r.t1);
+	assert_json_int(seg("?t=ngx1"), "http.response.content_length", strlen(E2E_HELLO_BODY));
+	check_segment(seg("?t=ngx2"), "/ok?t=ngx2", 200, r.t0, r.t1);
+	check_segment(seg("?t=ngx3"), "/s404?t=ngx3", 404, r.t0, r.t1);
+	check_subsegment(subseg(r.pid, "/static/hello.txt"), r.pid, "curl", "/static/hello.txt",
+			 200, r.t0, r.t1);
+	check_subsegment(subseg(r.pid, "/ok"), r.pid, "curl", "/ok", 200, r.t0, r.t1);
+	check_subsegment(subseg(r.pid, "/s404"), r.pid, "curl", "/s404", 404, r.t0, r.t1);
+}
+
+/* A 64 KiB body in many TLS records: one exchange, its length and 500. */
+static void test_nginx_big_and_500(void **state)
+{
+	struct e2e_run r;
+
+	(void)state;
+	r = e2e_curl_tls(cert, e2e_https_url(srv->port, "/static/big.bin?t=ngx-big"), NULL);
+	curl_ok(r, 200);
+	check_segment(seg("?t=ngx-big"), "/static/big.bin?t=ngx-big", 200, r.t0, r.t1);
+	assert_json_int(seg("?t=ngx-big"), "http.response.content_length", 65536);
+	subseg(r.pid, "/static/big.bin");
+	r = e2e_curl_tls(cert, e2e_https_url(srv->port, "/s500?t=ngx-500"), NULL);
+	curl_ok(r, 500);
+	check_segment(seg("?t=ngx-500"), "/s500?t=ngx-500", 500, r.t0, r.t1);
+	check_subsegment(subseg(r.pid, "/s500"), r.pid, "curl", "/s500", 500, r.t0, r.t1);
+}
+
+static void test_nginx_zz_stop(void **state)
+{
+	(void)state;
+	stop_and_check();
+}
+
+/* ------------------------------------------------------------------------ */
+/* python3, started after the agent, on its own copy of libssl              */
+
+static struct e2e_proc *holder;
+static const char *py_libdir, *py_lib;
+static int py_port;
+
+static int python_setup(void **state)
+{
+	const char *sys_lib;
+
+	e2e_group_setup(state);
+	cert = e2e_cert_new();
+	/* curl uses the system libssl: a process holding it when the agent
+	 * starts makes it attached, so curl's side is traced from its start */
+	{
+		const char *argv[] = { e2e_python_exe(), "-c",
+				       "import ssl, time; print(ssl.OPENSSL_VERSION, flush=True); "
+				       "time.sleep(600)",
+				       NULL };
+
+		holder = e2e_spawnv(argv);
+		for (int i = 0; i < 400 && !*e2e_proc_out(holder); i++)
+			e2e_sleep(0.05);
+		sys_lib = e2e_proc_mapped(holder->pid, "libssl.so");
+	}
+	py_libdir = e2e_fmt("%s/lib", e2e_tmpdir());
+	if (mkdir(py_libdir, 0755))
+		fail_msg("mkdir %s: %s", py_libdir, strerror(errno));
+	py_lib = e2e_copy_file(sys_lib, py_libdir, strrchr(sys_lib, '/') + 1);
+	py_port = e2e_free_port();
+	agent = e2e_agent_startl("--port", e2e_fmt("%d", py_port), NULL);
+	if (e2e_agent_log_count(agent, py_lib))
+		fail_msg("%s is attached before any process uses it:\n%s", py_lib,
+			 e2e_agent_log(agent));
+	/* in the group's scope: it serves the group's tests */
+	srv = e2e_peer_python_tls(cert, py_port, py_libdir);
+	return 0;
+}
+
+/* The server starts after the agent and is the first user of its libssl:
+ * the agent attaches it within the bound, and traces it from then on. */
+static void test_python_started_later(void **state)
+{
+	struct e2e_run r;
+
+	(void)state;
+	assert_string_equal(e2e_proc_mapped(srv->server_pid, "libssl.so"), py_lib);
+	e2e_agent_wait_log(agent, attached_line(py_lib), ATTACH_TIMEOUT);
+
+	r = e2e_curl_tls(cert, e2e_https_url(srv->port, "/ok?t=py1"), NULL);
+	curl_ok(r, 200);
+	check_segment(seg("?t=py1"), "/ok?t=py1", 200, r.t0, r.t1);
+	assert_json_int(seg("?t=py1"), "http.response.content_length", 3);
+	check_subsegment(subseg(r.pid, "/ok"), r.pid, "curl", "/ok", 200, r.t0, r.t1);
+
+	r = e2e_curl_tls(cert, e2e_https_url(srv->port, "/status/503?t=py2"), NULL);
+	curl_ok(r, 503);
+	check_segment(seg("?t=py2"), "/status/503?t=py2", 503, r.t0, r.t1);
+	check_subsegment(subseg(r.pid, "/status/503"), r.pid, "curl", "/status/503", 503, r.t0,
+			 r.t1);
+}
+
+/* Timing comes from the plaintext calls: a 300 ms handler is a segment of
+ * at least 300 ms, on both sides. */
+static void test_python_slow(void **state)
+{
+	struct e2e_run r;
+
+	(void)state;
+	r = e2e_curl_tls(cert, e2e_https_url(srv->port, "/slow?ms=300&t=py3"), NULL);
+	curl_ok(r, 200);
+	check_segment(seg("?ms=300&t=py3"), "/slow?ms=300&t=py3", 200, r.t0, r.t1);
+	assert_doc_duration(seg("?ms=300&t=py3"), 0.3, r.t1 - r.t0);
+	check_subsegment(subseg(r.pid, "/slow"), r.pid, "curl", "/slow", 200, r.t0, r.t1);
+	assert_doc_duration(subseg(r.pid, "/slow"), 0.3, r.t1 - r.t0);
+}
+
+/* The last user gone, its library's probes are released. */
+static void test_python_released(void **state)
+{
+	(void)state;
+	e2e_proc_stop(srv->proc, 5);
+	e2e_agent_wait_log(agent, e2e_fmt("tls: detached %s: no process uses it", py_lib),
+			   ATTACH_TIMEOUT);
+}
+
+static void test_python_zz_stop(void **state)
+{
+	(void)state;
+	stop_and_check();
+	/* attached once, released once */
+	assert_int_equal(e2e_agent_log_count(agent, attached_line(py_lib)), 1);
+	assert_int_equal(e2e_agent_log_count(agent, e2e_fmt("tls: detached %s:", py_lib)), 1);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, e2e_test_setup, e2e_test_teardown)
+
+int main(void)
+{
+	const struct CMUnitTest nginx[] = {
+		T(test_nginx_attached_at_start),
+		T(test_nginx_keepalive),
+		T(test_nginx_big_and_500),
+		T(test_nginx_zz_stop),
+	};
+	const struct CMUnitTest python[] = {
+		T(test_python_started_later),
+		T(test_python_slow),
+		T(test_python_released),
+		T(test_python_zz_stop),
+	};
+	int fails = 0;
+
+	/* E2E_GROUPS=nginx,python runs only those */
+	if (e2e_group_wanted("nginx"))
+		fails += cmocka_run_group_tests_name("tls_nginx", nginx, nginx_setup,
+						     e2e_group_teardown);
+	if (e2e_group_wanted("python"))
+		fails += cmocka_run_group_tests_name("tls_python", python, python_setup,
+						     e2e_group_teardown);
+	return fails ? 1 : 0;
+}
