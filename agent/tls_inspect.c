@@ -59,30 +59,48 @@ static int add_probe(struct tls_target *t, enum tls_prog prog, uint64_t off)
 }
 
 /* "OpenSSL 3.0.15+quic  3 Sep 2024" in the read-only data: the version
- * OpenSSL (and BoringSSL, "OpenSSL 1.1.1 (compatible; BoringSSL)") report.
- * Writes the version word into out; false when there is none. */
-static bool openssl_version_text(struct elf_file *ef, char *out, size_t n)
+ * OpenSSL reports (BoringSSL: "OpenSSL 1.1.1 (compatible; BoringSSL)"),
+ * there when the program asks for it. Writes the version word into out;
+ * false when there is none. */
+static bool openssl_version_text(const uint8_t *ro, size_t size, char *out, size_t n)
 {
 	static const char mark[] = "OpenSSL ";
-	size_t size = 0, i;
-	const uint8_t *ro = elf_file_section(ef, ".rodata", &size, NULL);
 	const uint8_t *p = ro, *end = ro + size;
+	size_t i, dots;
 
 	while (ro && p < end) {
 		p = memmem(p, end - p, mark, sizeof(mark) - 1);
 		if (!p)
 			break;
 		p += sizeof(mark) - 1;
-		if (end - p < 3 || p[0] < '0' || p[0] > '9' || p[1] != '.')
+		/* a version, X.Y.Z: not prose like "OpenSSL 3.0 legacy" */
+		for (i = 0, dots = 0; p + i < end && p[i] > ' ' && p[i] < 0x7f; i++)
+			dots += p[i] == '.';
+		if (dots < 2 || p[0] < '0' || p[0] > '9')
 			continue;
-		for (i = 0; i + 1 < n && p + i < end && p[i] > ' ' && p[i] < 0x7f; i++)
-			out[i] = (char)p[i];
+		if (i >= n)
+			i = n - 1;
+		memcpy(out, p, i);
 		out[i] = '\0';
 		if (memmem(p, end - p > 64 ? 64 : end - p, "BoringSSL", 9))
 			snprintf(out + i, n - i, " (BoringSSL)");
 		return true;
 	}
 	return false;
+}
+
+/* OpenSSL or BoringSSL is linked in: its version text, or the source file
+ * names its errors carry ("ssl/ssl_lib.c", BoringSSL's "ssl_lib.cc"). */
+static bool openssl_inside(struct elf_file *ef, char *version, size_t n)
+{
+	static const char mark[] = "ssl/ssl_lib.c";
+	size_t size = 0;
+	const uint8_t *ro = elf_file_section(ef, ".rodata", &size, NULL);
+
+	if (!ro)
+		return false;
+	return openssl_version_text(ro, size, version, n) ||
+	       memmem(ro, size, mark, sizeof(mark) - 1);
 }
 
 /* SSL_read and SSL_write, and the _ex forms where the library has them
@@ -147,12 +165,12 @@ int tls_inspect(const char *path, const char *name, bool is_libssl, struct tls_t
 			soname_version(name, t->version, sizeof(t->version));
 		} else {
 			t->kind = TLS_KIND_OPENSSL_STATIC;
-			openssl_version_text(ef, t->version, sizeof(t->version));
+			openssl_inside(ef, t->version, sizeof(t->version));
 		}
 	} else if (is_libssl) {
 		skip(t, TLS_KIND_OPENSSL_DYN, "no SSL_read/SSL_write symbols");
 	} else if (!elf_file_has_symtab(ef) && !elf_file_needs(ef, LIBSSL_PREFIX) &&
-		   openssl_version_text(ef, t->version, sizeof(t->version))) {
+		   openssl_inside(ef, t->version, sizeof(t->version))) {
 		/* the library is in there, but nothing says where */
 		skip(t, TLS_KIND_OPENSSL_STATIC,
 		     "OpenSSL linked in but stripped: no symbol table to find SSL_read/SSL_write, its TLS traffic is not seen");

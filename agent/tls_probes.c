@@ -442,7 +442,8 @@ int tls_probes_start(const struct tls_probes_config *c, uint64_t now_ns)
 	}
 	pthread_mutex_unlock(&lock);
 	closedir(d);
-	p_info("tls: looked at %d processes: %d use TLS libraries", n, n_procs);
+	p_info("tls: looked at %d processes in %" PRIu64 " ms: %d use TLS libraries", n,
+	       (clock_mono_now() - now_ns) / 1000000, n_procs);
 	return 0;
 }
 

@@ -18,7 +18,9 @@
  *  - OpenSSL with memory BIOs (node): the event loop reads the ciphertext
  *    and only then hands it to SSL_read, on the same thread. An SSL object
  *    that is not bound yet takes the last socket this thread read that was
- *    not plain HTTP.
+ *    not plain HTTP, and no other SSL object has. An SSL_write that finds
+ *    no socket binds to the socket of the next write on its thread, where
+ *    the library's ciphertext goes (its own bytes are lost, counted).
  *  - Go crypto/tls: the socket is in the tls.Conn (conn.conn → *net.TCPConn
  *    → netFD → poll.FD.Sysfd), at offsets the agent gives per Go version.
  * A binding is valid while the socket's conns entry keeps its conn_id, so a
@@ -99,6 +101,16 @@ struct {
 	__type(value, __s32);
 } tls_last_in SEC(".maps");
 
+/* pid_tgid → an SSL object whose SSL_write found no socket: memory BIOs
+ * write the ciphertext right after, on the same thread, and that write
+ * names the socket for the calls that follow. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, TLS_CALLS_MAX);
+	__type(key, __u64);
+	__type(value, struct tls_key);
+} tls_out_pending SEC(".maps");
+
 static __always_inline bool sys_is_input(__u8 sys)
 {
 	return sys == XTAP_SYS_READ || sys == XTAP_SYS_READV || sys == XTAP_SYS_RECVFROM ||
@@ -120,6 +132,27 @@ static __always_inline void tls_mark(struct conn_val *v)
 static __always_inline bool tls_may_mark(const struct conn_val *v)
 {
 	return v->tls || v->proto != CP_HTTP;
+}
+
+/* A write after an SSL_write that found no socket: that SSL object's
+ * socket, unless another has claimed it. True when it is now a traced TLS
+ * socket (this write is ciphertext). */
+static __always_inline bool tls_write_binds(__u64 pid_tgid, __s32 fd, struct conn_val *v)
+{
+	struct tls_key *pk = bpf_map_lookup_elem(&tls_out_pending, &pid_tgid);
+	struct tls_bind b = { .fd = fd, .conn_id = v->conn_id };
+	struct tls_key key;
+
+	if (!pk)
+		return false;
+	key = *pk;
+	bpf_map_delete_elem(&tls_out_pending, &pid_tgid);
+	bpf_map_update_elem(&tls_ssl, &key, &b, BPF_ANY);
+	if (v->kind != CK_TCP)
+		return false;
+	tls_mark(v);
+	stat_add(XTAP_STAT_TLS_CIPHERTEXT, 1);
+	return true;
 }
 
 /* Called by the capture's syscall enter for TCP sockets, traced or not
@@ -144,9 +177,13 @@ static __always_inline bool tls_syscall(__u64 pid_tgid, __s32 fd, struct conn_va
 		stat_add(XTAP_STAT_TLS_CIPHERTEXT, 1);
 		return true;
 	}
-	if (sys_is_input(sys) && v->proto != CP_HTTP)
+	if (v->proto == CP_HTTP)
+		return false;
+	if (sys_is_input(sys)) {
 		bpf_map_update_elem(&tls_last_in, &pid_tgid, &fd, BPF_ANY);
-	return false;
+		return false;
+	}
+	return tls_write_binds(pid_tgid, fd, v);
 }
 
 /* What a TLS call's socket turned out to be, besides an fd (>= 0). */
@@ -177,36 +214,43 @@ static __always_inline __s32 tls_bind_fd(__u64 pid_tgid, struct tls_key *key, __
 	return v->kind == CK_TCP ? fd : TLS_FD_UNTRACED;
 }
 
-/* The socket an OpenSSL call was about: an fd, or TLS_FD_*. */
+/* The socket an SSL object was bound to is still that connection: the
+ * fd's entry keeps its conn_id and epoch. */
+static __always_inline bool tls_bound(__u64 pid_tgid, const struct tls_bind *b)
+{
+	struct conn_key k = { .tgid = pid_tgid >> 32, .fd = b->fd };
+	struct conn_val *v = bpf_map_lookup_elem(&conns, &k);
+
+	return v && v->conn_id == b->conn_id && v->epoch == epoch_of(k.tgid) &&
+	       (v->kind == CK_TCP ? v->tls : v->kind == CK_TCP_UNTRACED);
+}
+
+/* The socket an OpenSSL call was about: an fd, or TLS_FD_*. The candidate
+ * is chosen first so that one conn_get (and its classification) serves all
+ * three ways of finding it. */
 static __always_inline __s32 tls_call_fd(__u64 pid_tgid, const struct tls_call *c)
 {
 	struct tls_key key = { .ptr = c->ssl, .tgid = pid_tgid >> 32 };
-	struct tls_bind *b;
-	__s32 *last;
+	__s32 fd = c->fd;
+	bool guess = false;
 
-	if (c->fd >= 0)
-		return tls_bind_fd(pid_tgid, &key, c->fd, false);
-	b = bpf_map_lookup_elem(&tls_ssl, &key);
-	if (b) {
-		struct tls_bind cur = *b;
-		struct conn_val *v = conn_get(pid_tgid, cur.fd, XTAP_ROLE_UNKNOWN, false);
+	if (fd < 0) {
+		struct tls_bind *b = bpf_map_lookup_elem(&tls_ssl, &key);
 
-		if (v && v->conn_id == cur.conn_id) {
-			if (v->kind == CK_TCP && v->tls)
-				return cur.fd;
-			if (v->kind == CK_TCP_UNTRACED)
-				return TLS_FD_UNTRACED;
+		if (b && tls_bound(pid_tgid, b)) {
+			fd = b->fd;
+		} else {
+			/* the guess for memory BIOs, taken once */
+			__s32 *last = bpf_map_lookup_elem(&tls_last_in, &pid_tgid);
+
+			if (!last)
+				return TLS_FD_NONE;
+			fd = *last;
+			guess = true;
+			bpf_map_delete_elem(&tls_last_in, &pid_tgid);
 		}
 	}
-	/* the guess for memory BIOs, taken once */
-	last = bpf_map_lookup_elem(&tls_last_in, &pid_tgid);
-	if (last) {
-		__s32 fd = *last;
-
-		bpf_map_delete_elem(&tls_last_in, &pid_tgid);
-		return tls_bind_fd(pid_tgid, &key, fd, true);
-	}
-	return TLS_FD_NONE;
+	return tls_bind_fd(pid_tgid, &key, fd, guess);
 }
 
 /* The plaintext goes the way a read/write syscall's bytes go: stashed as
@@ -281,6 +325,11 @@ static __always_inline void ssl_return(long ret)
 	/* bound even when nothing moved: node's first SSL_read on a client
 	 * connection completes the handshake and returns -1 */
 	fd = tls_call_fd(pid_tgid, &c);
+	if (fd == TLS_FD_NONE && c.sys == XTAP_SYS_SSL_WRITE) {
+		struct tls_key key = { .ptr = c.ssl, .tgid = pid_tgid >> 32 };
+
+		bpf_map_update_elem(&tls_out_pending, &pid_tgid, &key, BPF_ANY);
+	}
 	tls_emit(pid_tgid, fd, c.buf, n, c.sys);
 }
 
@@ -470,6 +519,7 @@ int tls_thread_exit(void *ctx)
 		return 0;
 	bpf_map_delete_elem(&tls_calls, &pid_tgid);
 	bpf_map_delete_elem(&tls_last_in, &pid_tgid);
+	bpf_map_delete_elem(&tls_out_pending, &pid_tgid);
 	return 0;
 }
 

@@ -6,7 +6,7 @@ set -euo pipefail
 
 build_pkgs=(make gcc git clang llvm pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
 	libcurl4-openssl-dev libjansson-dev)
-test_pkgs=(libcmocka-dev nginx python3 golang-go curl iproute2 procps openssl)
+test_pkgs=(libcmocka-dev nginx python3 golang-go curl iproute2 procps openssl libssl-dev)
 # tools that may already come from elsewhere (a node from nodesource, a Go tarball)
 declare -A test_cmds=([node]=nodejs [npm]=npm [go]=golang-go [curl]=curl)
 

@@ -12,6 +12,10 @@
  *  python  python3 ssl server started after the agent, with its own copy of
  *          libssl (so it is that file's first user): attached within a
  *          bounded delay, released when the server exits
+ *  node    node's https (OpenSSL inside the executable, memory BIOs) started
+ *          after the agent, as a server and as a client on one thread
+ *  static  a C server with libssl.a linked in: probed by symbol; its
+ *          stripped copy is reported once, and the agent carries on
  */
 #include "tls_peers.h"
 
@@ -126,9 +130,10 @@ static bool is_http_url(json_t *doc, const void *arg)
 }
 
 /* Stop the agent: exit 0, the recorded exact counts, nothing lost or
- * malformed, no plaintext lost for want of its socket, and not one
- * document made from the ciphertext (it would parse as nothing, or as
- * plain http://). */
+ * malformed, and not one document made from the ciphertext (it would parse
+ * as nothing, or as plain http://). tls_unbound is not checked here: other
+ * processes on the machine may have TLS connections older than the agent
+ * (test_node_stream_before_agent checks it under --pid). */
 static void stop_and_check(void)
 {
 	struct e2e_filter plain = { .pred = is_http_url };
@@ -136,7 +141,6 @@ static void stop_and_check(void)
 	assert_int_equal(e2e_agent_stop(agent), 0);
 	e2e_agent_check_final(agent);
 	counter_is("kernel", "ringbuf_drops", 0);
-	counter_is("kernel", "tls_unbound", 0);
 	counter_is("counters", "bytes_not_http", 0);
 	counter_is("counters", "http_malformed", 0);
 	counter_is("counters", "incomplete", 0);
@@ -224,7 +228,6 @@ static void test_nginx_zz_stop(void **state)
 /* ------------------------------------------------------------------------ */
 /* python3, started after the agent, on its own copy of libssl              */
 
-static struct e2e_proc *holder;
 static const char *py_libdir, *py_lib;
 static int py_port;
 
@@ -234,19 +237,7 @@ static int python_setup(void **state)
 
 	e2e_group_setup(state);
 	cert = e2e_cert_new();
-	/* curl uses the system libssl: a process holding it when the agent
-	 * starts makes it attached, so curl's side is traced from its start */
-	{
-		const char *argv[] = { e2e_python_exe(), "-c",
-				       "import ssl, time; print(ssl.OPENSSL_VERSION, flush=True); "
-				       "time.sleep(600)",
-				       NULL };
-
-		holder = e2e_spawnv(argv);
-		for (int i = 0; i < 400 && !*e2e_proc_out(holder); i++)
-			e2e_sleep(0.05);
-		sys_lib = e2e_proc_mapped(holder->pid, "libssl.so");
-	}
+	sys_lib = e2e_libssl_holder(); /* for curl */
 	py_libdir = e2e_fmt("%s/lib", e2e_tmpdir());
 	if (mkdir(py_libdir, 0755))
 		fail_msg("mkdir %s: %s", py_libdir, strerror(errno));
@@ -317,6 +308,207 @@ static void test_python_zz_stop(void **state)
 	assert_int_equal(e2e_agent_log_count(agent, e2e_fmt("tls: detached %s:", py_lib)), 1);
 }
 
+/* ------------------------------------------------------------------------ */
+/* node: OpenSSL linked into the executable, memory BIOs                     */
+
+static const char *node_bin;
+
+static int node_setup(void **state)
+{
+	int port;
+
+	e2e_group_setup(state);
+	cert = e2e_cert_new();
+	e2e_libssl_holder(); /* for curl */
+	/* a copy of its own, so this test's server is the file's first user */
+	node_bin = e2e_copy_file(e2e_require_bin("node"), e2e_tmpdir(), "node");
+	port = e2e_free_port();
+	agent = e2e_agent_startl("--port", e2e_fmt("%d", port), NULL);
+	srv = e2e_peer_node_tls(cert, port, node_bin);
+	return 0;
+}
+
+static void test_node_started_later(void **state)
+{
+	const char *line;
+	struct e2e_run r;
+
+	(void)state;
+	assert_string_equal(srv->exe, node_bin);
+	e2e_agent_wait_log(agent, attached_line(node_bin), ATTACH_TIMEOUT);
+	line = strstr(e2e_agent_log(agent), attached_line(node_bin));
+	assert_true(!strncmp(line + strlen(attached_line(node_bin)), "openssl-static ", 15));
+
+	r = e2e_curl_tls(cert, e2e_https_url(srv->port, "/ok?t=node1"), "-o", "/dev/null",
+			 e2e_https_url(srv->port, "/chunked?t=node2"), "-o", "/dev/null",
+			 e2e_https_url(srv->port, "/status/404?t=node3"), NULL);
+	assert_int_equal(r.status, 0);
+	check_segment(seg("?t=node1"), "/ok?t=node1", 200, r.t0, r.t1);
+	assert_json_int(seg("?t=node1"), "http.response.content_length", 3);
+	check_segment(seg("?t=node2"), "/chunked?t=node2", 200, r.t0, r.t1);
+	check_segment(seg("?t=node3"), "/status/404?t=node3", 404, r.t0, r.t1);
+	check_subsegment(subseg(r.pid, "/ok"), r.pid, "curl", "/ok", 200, r.t0, r.t1);
+	check_subsegment(subseg(r.pid, "/chunked"), r.pid, "curl", "/chunked", 200, r.t0, r.t1);
+	check_subsegment(subseg(r.pid, "/status/404"), r.pid, "curl", "/status/404", 404, r.t0,
+			 r.t1);
+}
+
+/* node as a client too: /fetch calls the server itself over a new TLS
+ * connection, on the same thread as the connection it serves. Each SSL
+ * object must land on its own socket: the outer exchange, the inner one
+ * seen from both ends. */
+static void test_node_client(void **state)
+{
+	/* https://127.0.0.1:PORT/ok?t=node-inner, percent-encoded: the outer
+	 * url must not contain the inner one's tag */
+	const char *outer = e2e_fmt("/fetch?t=node-outer&url=https%%3A%%2F%%2F127.0.0.1%%3A%d"
+				    "%%2Fok%%3Ft%%3Dnode-inner",
+				    srv->port);
+	struct e2e_run r;
+
+	(void)state;
+	r = e2e_curl_tls(cert, e2e_https_url(srv->port, outer), NULL);
+	curl_ok(r, 200);
+	check_segment(seg("?t=node-outer"), outer, 200, r.t0, r.t1);
+	check_segment(seg("/ok?t=node-inner"), "/ok?t=node-inner", 200, r.t0, r.t1);
+	check_subsegment(subseg(srv->server_pid, "/ok"), srv->server_pid, srv->comm, "/ok", 200,
+			 r.t0, r.t1);
+	check_subsegment(subseg(r.pid, "/fetch"), r.pid, "curl", "/fetch", 200, r.t0, r.t1);
+}
+
+static void test_node_zz_stop(void **state)
+{
+	(void)state;
+	stop_and_check();
+}
+
+/* A response streamed on a connection that was set up before the agent
+ * started: the server only writes, so nothing read names the socket. The
+ * first write's plaintext is lost (counted), the ciphertext write after it
+ * binds the SSL object, and the rest are seen. --pid keeps other
+ * processes' TLS out of the counters. */
+static void test_node_stream_before_agent(void **state)
+{
+	struct e2e_agent *a;
+	struct e2e_proc *client;
+	const char *argv[] = { "curl", "-sS", "-N", "--http1.1", "--cacert", cert->cert,
+			       e2e_https_url(srv->port, "/stream?n=600&ms=50"), NULL };
+	long long calls;
+	int seen;
+
+	(void)state;
+	/* the group's server; its agent has stopped */
+	client = e2e_spawnv(argv);
+	for (int i = 0; i < 200 && !strstr(e2e_proc_out(client), "chunk 0"); i++)
+		e2e_sleep(0.02);
+	a = e2e_agent_startl("--pid", e2e_fmt("%d", srv->server_pid), NULL);
+	/* ten more chunks written while the agent runs */
+	seen = e2e_count_str(e2e_proc_out(client), "chunk");
+	for (int i = 0; i < 400 && e2e_count_str(e2e_proc_out(client), "chunk") < seen + 10; i++)
+		e2e_sleep(0.05);
+	assert_true(e2e_count_str(e2e_proc_out(client), "chunk") >= seen + 10);
+	assert_int_equal(e2e_agent_stop(a), 0);
+	e2e_proc_stop(client, 5);
+	assert_int_equal(e2e_agent_counter(a, "kernel", "tls_unbound"), 1);
+	calls = e2e_agent_counter(a, "kernel", "tls_calls");
+	if (calls < 8)
+		fail_msg("only %lld TLS calls seen after the first: %s", calls,
+			 e2e_tail(e2e_agent_log(a), 2000));
+}
+
+/* ------------------------------------------------------------------------ */
+/* OpenSSL linked statically into a C server: with symbols, and stripped     */
+
+static const char *static_dir;
+static struct e2e_peer *stripped;
+static int stripped_port;
+
+static int static_setup(void **state)
+{
+	int port;
+
+	e2e_group_setup(state);
+	cert = e2e_cert_new();
+	e2e_libssl_holder(); /* for curl */
+	static_dir = e2e_tmpdir();
+	e2e_build_tls_static(static_dir);
+	port = e2e_free_port();
+	stripped_port = e2e_free_port();
+	/* -v: the agent says when it looked at a process */
+	agent = e2e_agent_startl("-v", "--port", e2e_fmt("%d", port), "--port",
+				 e2e_fmt("%d", stripped_port), NULL);
+	srv = e2e_peer_tls_static(cert, port, e2e_fmt("%s/tls_static", static_dir));
+	stripped = e2e_peer_tls_static(cert, stripped_port,
+				       e2e_fmt("%s/tls_static.stripped", static_dir));
+	return 0;
+}
+
+static bool on_stripped_port(json_t *doc, const void *arg)
+{
+	const char *url = e2e_json_str(doc, "http.request.url");
+
+	(void)arg;
+	return url && strstr(url, e2e_fmt(":%d/", stripped_port));
+}
+
+/* A binary without symbols is reported once, clearly, however many
+ * processes run it, and the agent carries on. */
+static void test_static_stripped_reported_once(void **state)
+{
+	const char *bin = e2e_fmt("%s/tls_static.stripped", static_dir);
+	const char *skip = e2e_fmt("tls: %s (openssl-static", bin);
+	struct e2e_filter f = { .type = "segment", .pred = on_stripped_port };
+	struct e2e_run r;
+	pid_t second;
+
+	(void)state;
+	e2e_agent_wait_log(agent, skip, ATTACH_TIMEOUT);
+	assert_non_null(strstr(strstr(e2e_agent_log(agent), skip), "not traced: "));
+	assert_non_null(strstr(strstr(e2e_agent_log(agent), skip), "stripped"));
+	e2e_agent_wait_log(agent, e2e_fmt("tls: pid %d uses %s", stripped->server_pid, bin),
+			   ATTACH_TIMEOUT);
+	/* a second process on the same file: looked at, not reported again */
+	e2e_proc_stop(stripped->proc, 5);
+	second = e2e_peer_tls_static(cert, stripped_port, bin)->server_pid;
+	e2e_agent_wait_log(agent, e2e_fmt("tls: pid %d uses %s", second, bin), ATTACH_TIMEOUT);
+	assert_int_equal(e2e_agent_log_count(agent, skip), 1);
+
+	/* its clients are still traced; it is not */
+	r = e2e_curl_tls(cert, e2e_https_url(stripped_port, "/x?t=stripped"), NULL);
+	curl_ok(r, 200);
+	check_subsegment(subseg(r.pid, "/x"), r.pid, "curl", "/x", 200, r.t0, r.t1);
+	e2e_agent_expect_final(agent, &f, 0);
+}
+
+/* The same server with its symbol table: probed in the executable. */
+static void test_static_symbols(void **state)
+{
+	const char *bin = e2e_fmt("%s/tls_static", static_dir);
+	const char *line;
+	struct e2e_run r;
+
+	(void)state;
+	e2e_agent_wait_log(agent, attached_line(bin), ATTACH_TIMEOUT);
+	line = strstr(e2e_agent_log(agent), attached_line(bin));
+	assert_true(!strncmp(line + strlen(attached_line(bin)), "openssl-static", 14));
+	assert_non_null(strstr(line, "from .symtab"));
+	r = e2e_curl_tls(cert, e2e_https_url(srv->port, "/hello?t=static1"), NULL);
+	curl_ok(r, 200);
+	check_segment(seg("?t=static1"), "/hello?t=static1", 200, r.t0, r.t1);
+	assert_json_int(seg("?t=static1"), "http.response.content_length", 3);
+	check_subsegment(subseg(r.pid, "/hello"), r.pid, "curl", "/hello", 200, r.t0, r.t1);
+}
+
+static void test_static_zz_stop(void **state)
+{
+	const char *bin = e2e_fmt("%s/tls_static.stripped", static_dir);
+
+	(void)state;
+	stop_and_check();
+	assert_int_equal(e2e_agent_log_count(agent, e2e_fmt("tls: %s (", bin)), 1);
+	assert_int_equal(e2e_agent_counter(agent, "counters", "tls_skipped"), 1);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, e2e_test_setup, e2e_test_teardown)
 
 int main(void)
@@ -333,6 +525,17 @@ int main(void)
 		T(test_python_released),
 		T(test_python_zz_stop),
 	};
+	const struct CMUnitTest node[] = {
+		T(test_node_started_later),
+		T(test_node_client),
+		T(test_node_zz_stop),
+		T(test_node_stream_before_agent),
+	};
+	const struct CMUnitTest static_[] = {
+		T(test_static_stripped_reported_once),
+		T(test_static_symbols),
+		T(test_static_zz_stop),
+	};
 	int fails = 0;
 
 	/* E2E_GROUPS=nginx,python runs only those */
@@ -341,6 +544,12 @@ int main(void)
 						     e2e_group_teardown);
 	if (e2e_group_wanted("python"))
 		fails += cmocka_run_group_tests_name("tls_python", python, python_setup,
+						     e2e_group_teardown);
+	if (e2e_group_wanted("node"))
+		fails += cmocka_run_group_tests_name("tls_node", node, node_setup,
+						     e2e_group_teardown);
+	if (e2e_group_wanted("static"))
+		fails += cmocka_run_group_tests_name("tls_static", static_, static_setup,
 						     e2e_group_teardown);
 	return fails ? 1 : 0;
 }

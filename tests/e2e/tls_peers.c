@@ -19,6 +19,13 @@ static const char *repo_file(const char *rel)
 	return e2e_fmt("%s", buf);
 }
 
+static struct e2e_run run_argv(const char *const *argv, double timeout)
+{
+	struct e2e_spawn_opts o = { .argv = argv };
+
+	return e2e_run_cmd(&o, timeout);
+}
+
 const struct e2e_cert *e2e_cert_new(void)
 {
 	struct e2e_cert *c = e2e_alloc(sizeof(*c));
@@ -28,8 +35,7 @@ const struct e2e_cert *e2e_cert_new(void)
 			       "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
 			       "-keyout", e2e_fmt("%s/key.pem", dir), "-out",
 			       e2e_fmt("%s/cert.pem", dir), NULL };
-	struct e2e_spawn_opts o = { .argv = argv };
-	struct e2e_run r = e2e_run_cmd(&o, 30);
+	struct e2e_run r = run_argv(argv, 30);
 
 	if (r.status != 0)
 		fail_msg("openssl req failed (%d): %s", r.status, r.err);
@@ -160,6 +166,51 @@ struct e2e_peer *e2e_peer_node_tls(const struct e2e_cert *c, int port, const cha
 	return p;
 }
 
+void e2e_build_tls_static(const char *dir)
+{
+	const char *bin = e2e_fmt("%s/tls_static", dir);
+	const char *cc[] = { e2e_require_bin("cc"), "-O1", "-o", bin,
+			     repo_file("tests/e2e/peers/tls_static.c"), "-Wl,-Bstatic", "-lssl",
+			     "-lcrypto", "-Wl,-Bdynamic", "-lpthread", NULL };
+	const char *strip[] = { e2e_require_bin("strip"), "-s", "-o",
+				e2e_fmt("%s.stripped", bin), bin, NULL };
+	struct e2e_run r = run_argv(cc, 120);
+
+	if (r.status != 0)
+		fail_msg("building %s with libssl.a failed (%d; libssl-dev installed?):\n%s%s", bin,
+			 r.status, r.out, r.err);
+	r = run_argv(strip, 60);
+	if (r.status != 0)
+		fail_msg("strip -s %s failed (%d): %s", bin, r.status, r.err);
+}
+
+struct e2e_peer *e2e_peer_tls_static(const struct e2e_cert *c, int port, const char *bin)
+{
+	const char *argv[] = { bin, e2e_fmt("%d", port = port_or_free(port)), c->cert, c->key,
+			       NULL };
+	struct e2e_peer *p = peer_start(argv, NULL, port);
+
+	peer_fill_names(p);
+	return p;
+}
+
+const char *e2e_libssl_holder(void)
+{
+	const char *argv[] = { e2e_python_exe(), "-c",
+			       "import ssl, time; print(ssl.OPENSSL_VERSION, flush=True); "
+			       "time.sleep(600)",
+			       NULL };
+	struct e2e_proc *p = e2e_spawnv(argv);
+	double end = e2e_mono() + 20;
+
+	while (!*e2e_proc_out(p)) {
+		if (!e2e_proc_alive(p) || e2e_mono() > end)
+			fail_msg("python3 -c 'import ssl' did not start: %s", e2e_proc_out(p));
+		e2e_sleep(0.05);
+	}
+	return e2e_proc_mapped(p->pid, "libssl.so");
+}
+
 const char *e2e_proc_mapped(pid_t pid, const char *prefix)
 {
 	const char *maps = e2e_read_file(e2e_fmt("/proc/%d/maps", (int)pid), NULL);
@@ -187,8 +238,7 @@ const char *e2e_copy_file(const char *src, const char *dir, const char *name)
 {
 	const char *dst = e2e_fmt("%s/%s", dir, name);
 	const char *argv[] = { "cp", "-p", src, dst, NULL };
-	struct e2e_spawn_opts o = { .argv = argv };
-	struct e2e_run r = e2e_run_cmd(&o, 60);
+	struct e2e_run r = run_argv(argv, 60);
 
 	if (r.status != 0)
 		fail_msg("cp %s %s failed (%d): %s", src, dst, r.status, r.err);

@@ -35,6 +35,19 @@ struct e2e_peer *e2e_peer_python_tls(const struct e2e_cert *c, int port, const c
  * on port (0: a free one). */
 struct e2e_peer *e2e_peer_node_tls(const struct e2e_cert *c, int port, const char *node);
 
+/* peers/tls_static.c built with OpenSSL linked in statically (libssl.a),
+ * into dir/tls_static, and a stripped copy (strip -s) into
+ * dir/tls_static.stripped. */
+void e2e_build_tls_static(const char *dir);
+/* dir/NAME PORT CERT KEY: a tls_static build, on port (0: a free one). */
+struct e2e_peer *e2e_peer_tls_static(const struct e2e_cert *c, int port, const char *bin);
+
+/* A python3 that imported ssl and waits: it keeps the system libssl mapped,
+ * so an agent started after it probes that file from its start (clients
+ * such as curl, which live a few milliseconds, are then traced from their
+ * first byte). Returns the library's path. */
+const char *e2e_libssl_holder(void);
+
 /* The path under which process pid maps a file whose name starts with
  * prefix (/proc/PID/maps); fails when none. Scope-owned. */
 const char *e2e_proc_mapped(pid_t pid, const char *prefix);
