@@ -11,6 +11,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "capture.skel.h"
+#include "go_elf.h"
 #include "loader.h"
 #include "log.h"
 
@@ -137,6 +138,9 @@ int loader_open(const struct loader_opts *o, struct loader **out)
 	l->skel->rodata->scope_by_port = o->n_ports > 0;
 	l->skel->rodata->scope_cgroup_count = o->n_cgroups;
 	l->skel->rodata->tls_enabled = o->tls;
+	l->skel->rodata->go_conn_data_off = GO_TLS_CONN_DATA_OFF;
+	l->skel->rodata->go_netfd_off = GO_TCPCONN_NETFD_OFF;
+	l->skel->rodata->go_sysfd_off = GO_NETFD_SYSFD_OFF;
 	err = bpf_map__set_max_entries(l->skel->maps.events, o->ringbuf_mb << 20);
 	if (err) {
 		p_err("ring buffer of %u MiB: %s", o->ringbuf_mb, strerror(-err));

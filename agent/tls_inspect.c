@@ -3,7 +3,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <elf.h>
 #include "elf_file.h"
+#include "go_elf.h"
 #include "tls_inspect.h"
 
 #define LIBSSL_PREFIX "libssl.so"
@@ -136,6 +138,80 @@ static bool openssl_probes(struct elf_file *ef, struct tls_target *t)
 	return true;
 }
 
+/* Go crypto/tls (*Conn).Read and Write, with the register ABI: an entry
+ * probe each and a probe on every RET (a uretprobe would rewrite the
+ * return address on a goroutine stack, which the Go runtime moves). Go's
+ * register ABI came with 1.17 on amd64 and 1.18 on arm64 (the Go 1.17 and
+ * 1.18 release notes). Returns false when the file is no Go program that
+ * uses crypto/tls. */
+static bool go_target(struct elf_file *ef, struct tls_target *t)
+{
+	static const char *const names[] = { "crypto/tls.(*Conn).Read",
+					     "crypto/tls.(*Conn).Write" };
+	int min_minor = elf_file_machine(ef) == EM_AARCH64 ? 18 : 17;
+	int verr, found, major, minor;
+	uint64_t rets[TLS_PROBES_MAX];
+	struct go_func f[2];
+	int nret[2];
+
+	verr = go_elf_version(ef, t->version, sizeof(t->version));
+	if (verr == -ENOENT && !go_elf_has_pclntab(ef))
+		return false;
+	if (verr)
+		t->version[0] = '\0';
+	found = go_elf_funcs(ef, names, 2, f);
+	if (!found) {
+		if (elf_file_has_symtab(ef) || go_elf_has_pclntab(ef)) {
+			t->version[0] = '\0';
+			return false; /* no crypto/tls in it */
+		}
+		skip(t, TLS_KIND_GO, "Go program without symbols: no .symtab and no .gopclntab to find crypto/tls");
+		return true;
+	}
+	if (found < 2) {
+		skip(t, TLS_KIND_GO, "crypto/tls.(*Conn).Read or Write not found");
+		return true;
+	}
+	if (verr || !go_version_parse(t->version, &major, &minor)) {
+		skip(t, TLS_KIND_GO, "Go version unreadable (.go.buildinfo): the calling convention is unknown");
+		return true;
+	}
+	if (major == 1 && minor < min_minor) {
+		skip(t, TLS_KIND_GO, "");
+		detail(t, "built before Go's register ABI (Go 1.%d on this architecture)", min_minor);
+		return true;
+	}
+	t->n_probes = 0;
+	for (int i = 0; i < 2; i++) {
+		nret[i] = go_elf_rets(ef, &f[i], rets, TLS_PROBES_MAX);
+		if (nret[i] <= 0) {
+			skip(t, TLS_KIND_GO, "");
+			detail(t, "%s: %s", names[i],
+			       nret[i] == 0 ? "no RET instruction found" : strerror(-nret[i]));
+			return true;
+		}
+		for (int k = 0; k < nret[i]; k++)
+			if (add_probe(t, TLS_PROG_GO_RETURN, rets[k])) {
+				skip(t, TLS_KIND_GO, "too many RET instructions to probe");
+				return true;
+			}
+	}
+	for (int i = 0; i < 2; i++) {
+		uint64_t off;
+
+		if (elf_file_offset(ef, f[i].entry, &off) ||
+		    add_probe(t, i ? TLS_PROG_GO_WRITE : TLS_PROG_GO_READ, off)) {
+			skip(t, TLS_KIND_GO, "crypto/tls.(*Conn).Read/Write outside the code");
+			return true;
+		}
+	}
+	t->verdict = TLS_PROBE;
+	t->kind = TLS_KIND_GO;
+	detail(t, "crypto/tls.(*Conn).Read, Write from %s, %d+%d returns",
+	       f[0].from_symtab ? ".symtab" : ".gopclntab", nret[0], nret[1]);
+	return true;
+}
+
 /* "libssl.so.3" → "3", "libssl.so.1.1" → "1.1" */
 static void soname_version(const char *path, char *out, size_t n)
 {
@@ -169,6 +245,8 @@ int tls_inspect(const char *path, const char *name, bool is_libssl, struct tls_t
 		}
 	} else if (is_libssl) {
 		skip(t, TLS_KIND_OPENSSL_DYN, "no SSL_read/SSL_write symbols");
+	} else if (go_target(ef, t)) {
+		/* t says what */
 	} else if (!elf_file_has_symtab(ef) && !elf_file_needs(ef, LIBSSL_PREFIX) &&
 		   openssl_inside(ef, t->version, sizeof(t->version))) {
 		/* the library is in there, but nothing says where */

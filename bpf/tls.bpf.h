@@ -30,11 +30,11 @@
 
 #define PROT_EXEC 0x4
 
-/* Set by the agent before load (see agent/go_elf.h for the Go offsets). */
+/* Set by the agent before load (the Go offsets: agent/go_elf.h). */
 const volatile bool tls_enabled = false;
-const volatile __u32 go_conn_data_off = 8; /* tls.Conn.conn (an interface): its data word */
+const volatile __u32 go_conn_data_off = 0; /* tls.Conn.conn (an interface): its data word */
 const volatile __u32 go_netfd_off = 0; /* net.TCPConn → conn.fd (*netFD) */
-const volatile __u32 go_sysfd_off = 16; /* netFD.pfd (poll.FD) → Sysfd */
+const volatile __u32 go_sysfd_off = 0; /* netFD.pfd (poll.FD) → Sysfd */
 
 /* Threads inside a TLS library call at one time. */
 #define TLS_CALLS_MAX 16384

@@ -14,6 +14,8 @@
  *          bounded delay, released when the server exits
  *  node    node's https (OpenSSL inside the executable, memory BIOs) started
  *          after the agent, as a server and as a client on one thread
+ *  go      Go crypto/tls server and client (the standard library), with a
+ *          symbol table and stripped (-s -w: found through the pclntab)
  *  static  a C server with libssl.a linked in: probed by symbol; its
  *          stripped copy is reported once, and the agent carries on
  */
@@ -509,6 +511,123 @@ static void test_static_zz_stop(void **state)
 	assert_int_equal(e2e_agent_counter(agent, "counters", "tls_skipped"), 1);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Go crypto/tls: server and client, with a symbol table and stripped       */
+
+static const char *go_dir;
+static struct e2e_peer *go_stripped;
+
+static int go_setup(void **state)
+{
+	int port, sport;
+
+	e2e_group_setup(state);
+	cert = e2e_cert_new();
+	e2e_libssl_holder(); /* for curl */
+	go_dir = e2e_tmpdir();
+	e2e_build_gotls(go_dir);
+	port = e2e_free_port();
+	sport = e2e_free_port();
+	agent = e2e_agent_startl("--port", e2e_fmt("%d", port), "--port", e2e_fmt("%d", sport),
+				 NULL);
+	srv = e2e_peer_gotls(cert, port, e2e_fmt("%s/gotls", go_dir));
+	go_stripped = e2e_peer_gotls(cert, sport, e2e_fmt("%s/gotls.stripped", go_dir));
+	return 0;
+}
+
+/* The attach line for bin: Go, its version, and where the symbols came from. */
+static void go_attached(const char *bin, const char *from)
+{
+	const char *line;
+
+	e2e_agent_wait_log(agent, attached_line(bin), ATTACH_TIMEOUT);
+	line = strstr(e2e_agent_log(agent), attached_line(bin));
+	assert_true(!strncmp(line + strlen(attached_line(bin)), "go go1.", 7));
+	assert_non_null(strstr(line, e2e_fmt("crypto/tls.(*Conn).Read, Write from %s", from)));
+}
+
+static void test_go_server(void **state)
+{
+	struct e2e_run r;
+
+	(void)state;
+	go_attached(srv->exe, ".symtab");
+	r = e2e_curl_tls(cert, e2e_https_url(srv->port, "/ok?t=go1"), "-o", "/dev/null",
+			 e2e_https_url(srv->port, "/status/503?t=go2"), NULL);
+	assert_int_equal(r.status, 0);
+	check_segment(seg("?t=go1"), "/ok?t=go1", 200, r.t0, r.t1);
+	assert_json_int(seg("?t=go1"), "http.response.content_length", 3);
+	check_segment(seg("?t=go2"), "/status/503?t=go2", 503, r.t0, r.t1);
+	check_subsegment(subseg(r.pid, "/ok"), r.pid, "curl", "/ok", 200, r.t0, r.t1);
+	check_subsegment(subseg(r.pid, "/status/503"), r.pid, "curl", "/status/503", 503, r.t0,
+			 r.t1);
+}
+
+/* A handler that sleeps: the goroutine parks inside Read and Write and may
+ * resume on another thread; its calls pair up by goroutine. */
+static void test_go_slow(void **state)
+{
+	struct e2e_run r;
+
+	(void)state;
+	r = e2e_curl_tls(cert, e2e_https_url(srv->port, "/slow?ms=300&t=go3"), NULL);
+	curl_ok(r, 200);
+	check_segment(seg("&t=go3"), "/slow?ms=300&t=go3", 200, r.t0, r.t1);
+	assert_doc_duration(seg("&t=go3"), 0.3, r.t1 - r.t0);
+}
+
+/* -ldflags=-s -w: no .symtab, found through the pclntab. The server calls
+ * it from /fetch (a client subsegment of the Go server), and a short Go
+ * client process calls it too. */
+static void test_go_stripped_and_clients(void **state)
+{
+	struct e2e_peer *s = go_stripped;
+	const char *argv[] = { e2e_fmt("%s/gotls", go_dir), "-get",
+			       e2e_https_url(s->port, "/status/201?t=go-cli"), "-ca", cert->cert,
+			       NULL };
+	struct e2e_spawn_opts o = { .argv = argv };
+	struct e2e_run r;
+	json_t *d;
+
+	(void)state;
+	go_attached(s->exe, ".gopclntab");
+	r = e2e_curl_tls(cert,
+			 e2e_https_url(srv->port, e2e_fmt("/fetch?t=go-fetch&url=https%%3A%%2F%%2F"
+							  "127.0.0.1%%3A%d%%2Fok%%3Ft%%3Dgo-inner",
+							  s->port)),
+			 NULL);
+	curl_ok(r, 200);
+	check_segment(seg("?t=go-fetch"),
+		      e2e_fmt("/fetch?t=go-fetch&url=https%%3A%%2F%%2F127.0.0.1%%3A%d%%2Fok%%3Ft%%3D"
+			      "go-inner",
+			      s->port),
+		      200, r.t0, r.t1);
+	d = seg("/ok?t=go-inner");
+	assert_json_str(d, "http.request.url", e2e_https_url(s->port, "/ok?t=go-inner"));
+	assert_json_int(d, "metadata.xtap.pid", s->server_pid);
+	assert_json_str(d, "http.request.client_ip", "127.0.0.1");
+	check_subsegment(subseg(srv->server_pid, "/ok"), srv->server_pid, srv->comm, "/ok", 200,
+			 r.t0, r.t1);
+
+	/* a Go client process that lives a few milliseconds: its file is
+	 * probed already (the server runs it), so it is traced from its start */
+	r = e2e_run_cmd(&o, 20);
+	if (r.status != 0 || strcmp(r.out, "201 11\n"))
+		fail_msg("gotls -get: exit %d, output \"%s\", errors \"%s\"", r.status, r.out,
+			 r.err);
+	check_subsegment(subseg(r.pid, "/status/201"), r.pid, "gotls", "/status/201", 201, r.t0,
+			 r.t1);
+	d = seg("?t=go-cli");
+	assert_json_int(d, "metadata.xtap.pid", s->server_pid);
+	assert_json_int(d, "http.response.status", 201);
+}
+
+static void test_go_zz_stop(void **state)
+{
+	(void)state;
+	stop_and_check();
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, e2e_test_setup, e2e_test_teardown)
 
 int main(void)
@@ -536,6 +655,12 @@ int main(void)
 		T(test_static_symbols),
 		T(test_static_zz_stop),
 	};
+	const struct CMUnitTest go[] = {
+		T(test_go_server),
+		T(test_go_slow),
+		T(test_go_stripped_and_clients),
+		T(test_go_zz_stop),
+	};
 	int fails = 0;
 
 	/* E2E_GROUPS=nginx,python runs only those */
@@ -548,6 +673,8 @@ int main(void)
 	if (e2e_group_wanted("node"))
 		fails += cmocka_run_group_tests_name("tls_node", node, node_setup,
 						     e2e_group_teardown);
+	if (e2e_group_wanted("go"))
+		fails += cmocka_run_group_tests_name("tls_go", go, go_setup, e2e_group_teardown);
 	if (e2e_group_wanted("static"))
 		fails += cmocka_run_group_tests_name("tls_static", static_, static_setup,
 						     e2e_group_teardown);

@@ -194,6 +194,36 @@ struct e2e_peer *e2e_peer_tls_static(const struct e2e_cert *c, int port, const c
 	return p;
 }
 
+void e2e_build_gotls(const char *dir)
+{
+	const char *env[] = { "GOPROXY=off", "GOFLAGS=-mod=mod", "GOCACHE=/tmp/xtap-e2e-gocache",
+			      "GOPATH=/tmp/xtap-e2e-gopath", "CGO_ENABLED=0", "GO111MODULE=",
+			      NULL };
+	const char *src = repo_file("tests/e2e/peers/gotls.go");
+
+	for (int stripped = 0; stripped < 2; stripped++) {
+		const char *out = e2e_fmt("%s/gotls%s", dir, stripped ? ".stripped" : "");
+		const char *argv[] = { e2e_require_bin("go"), "build",
+				       stripped ? "-ldflags=-s -w" : "-ldflags=", "-o", out, src,
+				       NULL };
+		struct e2e_spawn_opts o = { .argv = argv, .env = env };
+		struct e2e_run r = e2e_run_cmd(&o, 180);
+
+		if (r.status != 0)
+			fail_msg("go build %s failed (%d):\n%s%s", out, r.status, r.out, r.err);
+	}
+}
+
+struct e2e_peer *e2e_peer_gotls(const struct e2e_cert *c, int port, const char *bin)
+{
+	const char *argv[] = { bin, "-addr", e2e_fmt("127.0.0.1:%d", port = port_or_free(port)),
+			       "-cert", c->cert, "-key", c->key, NULL };
+	struct e2e_peer *p = peer_start(argv, NULL, port);
+
+	peer_fill_names(p);
+	return p;
+}
+
 const char *e2e_libssl_holder(void)
 {
 	const char *argv[] = { e2e_python_exe(), "-c",

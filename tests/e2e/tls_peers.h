@@ -42,6 +42,13 @@ void e2e_build_tls_static(const char *dir);
 /* dir/NAME PORT CERT KEY: a tls_static build, on port (0: a free one). */
 struct e2e_peer *e2e_peer_tls_static(const struct e2e_cert *c, int port, const char *bin);
 
+/* peers/gotls.go built with the standard library (GOPROXY=off) into
+ * dir/gotls, and with -ldflags=-s -w (no .symtab: the pclntab only) into
+ * dir/gotls.stripped. */
+void e2e_build_gotls(const char *dir);
+/* bin -addr 127.0.0.1:PORT -cert -key: a gotls server on port (0: free). */
+struct e2e_peer *e2e_peer_gotls(const struct e2e_cert *c, int port, const char *bin);
+
 /* A python3 that imported ssl and waits: it keeps the system libssl mapped,
  * so an agent started after it probes that file from its start (clients
  * such as curl, which live a few milliseconds, are then traced from their
