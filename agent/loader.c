@@ -214,40 +214,23 @@ int loader_ringbuf_fd(const struct loader *l)
 struct bpf_link *loader_attach_tls(void *loader, enum tls_prog prog, const char *path, uint64_t off)
 {
 	struct loader *l = loader;
-	LIBBPF_OPTS(bpf_uprobe_opts, opts);
-	struct bpf_program *p;
+	struct bpf_program *const progs[] = {
+		[TLS_PROG_SSL_READ] = l->skel->progs.tls_ssl_read,
+		[TLS_PROG_SSL_WRITE] = l->skel->progs.tls_ssl_write,
+		[TLS_PROG_SSL_READ_EX] = l->skel->progs.tls_ssl_read_ex,
+		[TLS_PROG_SSL_WRITE_EX] = l->skel->progs.tls_ssl_write_ex,
+		[TLS_PROG_SSL_RETURN] = l->skel->progs.tls_ssl_return,
+		[TLS_PROG_GO_READ] = l->skel->progs.tls_go_read,
+		[TLS_PROG_GO_WRITE] = l->skel->progs.tls_go_write,
+		[TLS_PROG_GO_RETURN] = l->skel->progs.tls_go_return,
+	};
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = prog == TLS_PROG_SSL_RETURN);
 
-	switch (prog) {
-	case TLS_PROG_SSL_READ:
-		p = l->skel->progs.tls_ssl_read;
-		break;
-	case TLS_PROG_SSL_WRITE:
-		p = l->skel->progs.tls_ssl_write;
-		break;
-	case TLS_PROG_SSL_READ_EX:
-		p = l->skel->progs.tls_ssl_read_ex;
-		break;
-	case TLS_PROG_SSL_WRITE_EX:
-		p = l->skel->progs.tls_ssl_write_ex;
-		break;
-	case TLS_PROG_SSL_RETURN:
-		p = l->skel->progs.tls_ssl_return;
-		opts.retprobe = true;
-		break;
-	case TLS_PROG_GO_READ:
-		p = l->skel->progs.tls_go_read;
-		break;
-	case TLS_PROG_GO_WRITE:
-		p = l->skel->progs.tls_go_write;
-		break;
-	case TLS_PROG_GO_RETURN:
-		p = l->skel->progs.tls_go_return;
-		break;
-	default:
+	if ((unsigned int)prog >= sizeof(progs) / sizeof(progs[0])) {
 		errno = EINVAL;
 		return NULL;
 	}
-	return bpf_program__attach_uprobe_opts(p, -1, path, off, &opts);
+	return bpf_program__attach_uprobe_opts(progs[prog], -1, path, off, &opts);
 }
 
 void loader_detach_tls(void *loader, struct bpf_link *link)

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include "clock.h"
 #include "counters.h"
@@ -31,11 +32,20 @@
 #define LIVENESS_NS (5ull * 1000000000)
 #define JSON_PER_FILE 1024
 
+/* Which file: the (device, inode) pair maps shows, and the size and
+ * modification time, so that a cached verdict or cached probe offsets are
+ * never used for another file that got a freed inode number. (While
+ * probes are attached, the kernel holds the inode and its number.) */
+struct file_id {
+	uint64_t dev, ino;
+	uint64_t size, mtime_ns;
+};
+
 struct tfile {
 	bool used;
 	bool attached;
 	bool reported; /* the skip reason was logged */
-	uint64_t dev, ino;
+	struct file_id id;
 	int users;
 	int n_links;
 	struct tls_target t;
@@ -53,10 +63,6 @@ struct tproc {
 	uint64_t due_ns;
 };
 
-struct none_key {
-	uint64_t dev, ino;
-};
-
 static struct tls_probes_config cfg;
 static bool started;
 /* the report reads files[] from other threads */
@@ -67,7 +73,7 @@ static int proc_buckets[PROC_BUCKETS];
 static int proc_free;
 static int n_procs;
 static int n_due;
-static struct none_key none_cache[TLS_NONE_CACHE];
+static struct file_id none_cache[TLS_NONE_CACHE];
 static uint64_t last_liveness;
 
 static uint32_t hash32(uint64_t v)
@@ -80,25 +86,22 @@ static uint32_t hash32(uint64_t v)
 
 /* ---- files ---- */
 
-static bool none_known(uint64_t dev, uint64_t ino)
+static bool same_file(const struct file_id *a, const struct file_id *b)
 {
-	const struct none_key *k = &none_cache[hash32(dev * 31 + ino) % TLS_NONE_CACHE];
-
-	return k->dev == dev && k->ino == ino;
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+	       a->mtime_ns == b->mtime_ns;
 }
 
-static void none_add(uint64_t dev, uint64_t ino)
+static struct file_id *none_slot(const struct file_id *id)
 {
-	struct none_key *k = &none_cache[hash32(dev * 31 + ino) % TLS_NONE_CACHE];
-
-	k->dev = dev;
-	k->ino = ino;
+	return &none_cache[hash32(id->dev * 31 + id->ino) % TLS_NONE_CACHE];
 }
 
-static int file_find(uint64_t dev, uint64_t ino)
+/* The slot of the file with id's device and inode, or -1. */
+static int file_find(const struct file_id *id)
 {
 	for (int i = 0; i < TLS_FILES_MAX; i++)
-		if (files[i].used && files[i].dev == dev && files[i].ino == ino)
+		if (files[i].used && files[i].id.dev == id->dev && files[i].id.ino == id->ino)
 			return i;
 	return -1;
 }
@@ -188,20 +191,29 @@ static void file_unref(int idx)
  * when the table is full. */
 static int file_get(const struct maps_entry *e, pid_t pid, bool is_libssl, const char *open_path)
 {
+	struct file_id id = { .dev = e->dev, .ino = e->ino };
 	struct tls_target *t;
 	struct tfile *f;
-	int idx = file_find(e->dev, e->ino);
+	struct stat st;
+	int idx;
 
-	if (idx >= 0)
+	if (stat(open_path, &st))
+		return -1; /* the process is gone */
+	id.size = (uint64_t)st.st_size;
+	id.mtime_ns = (uint64_t)st.st_mtim.tv_sec * 1000000000ull + (uint64_t)st.st_mtim.tv_nsec;
+	idx = file_find(&id);
+	if (idx >= 0 && (files[idx].users || same_file(&files[idx].id, &id)))
 		return idx;
-	if (none_known(e->dev, e->ino))
+	if (idx >= 0) /* another file on a freed inode number: look again */
+		memset(&files[idx], 0, sizeof(files[idx]));
+	if (same_file(none_slot(&id), &id))
 		return -1;
 	t = malloc(sizeof(*t));
 	if (!t)
 		return -1;
 	tls_inspect(open_path, e->path, is_libssl, t);
 	if (t->verdict == TLS_NONE) {
-		none_add(e->dev, e->ino);
+		*none_slot(&id) = id;
 		free(t);
 		return -1;
 	}
@@ -216,8 +228,7 @@ static int file_get(const struct maps_entry *e, pid_t pid, bool is_libssl, const
 	if (f->used) /* an idle file makes room */
 		memset(f, 0, sizeof(*f));
 	f->used = true;
-	f->dev = e->dev;
-	f->ino = e->ino;
+	f->id = id;
 	f->t = *t;
 	memcpy(f->path, e->path, sizeof(f->path));
 	free(t);
@@ -327,7 +338,7 @@ static int scan_entry(const struct maps_entry *e, void *ctx)
 	if (!libssl && strcmp(e->path, s->exe))
 		return 0;
 	for (int i = 0; i < s->n; i++)
-		if (files[s->idx[i]].dev == e->dev && files[s->idx[i]].ino == e->ino)
+		if (files[s->idx[i]].id.dev == e->dev && files[s->idx[i]].id.ino == e->ino)
 			return 0;
 	if (s->n >= TLS_PROC_FILES) {
 		s->full = true;
@@ -528,8 +539,8 @@ static void info_of(const struct tfile *f, struct tls_file_info *fi)
 	fi->kind = tls_kind_name(f->t.kind);
 	fi->version = f->t.version;
 	fi->detail = f->t.detail;
-	fi->dev = f->dev;
-	fi->ino = f->ino;
+	fi->dev = f->id.dev;
+	fi->ino = f->id.ino;
 	fi->probes = f->n_links;
 	fi->users = f->users;
 	fi->attached = f->attached;

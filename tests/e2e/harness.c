@@ -1833,7 +1833,8 @@ struct e2e_peer *e2e_peer_python(void)
 	return p;
 }
 
-struct e2e_peer *e2e_peer_nginx(void)
+/* ssl: NULL, or the server's "listen … ssl" lines (certificate and key) */
+static struct e2e_peer *nginx_start(const char *ssl)
 {
 	struct e2e_peer *p = xalloc(sizeof(*p));
 	const char *nginx = e2e_require_bin("nginx"), *conf, *www, *d;
@@ -1866,7 +1867,8 @@ struct e2e_peer *e2e_peer_nginx(void)
 		"  keepalive_timeout 65;\n"
 		"  keepalive_requests 10000;\n"
 		"  server {\n"
-		"    listen 127.0.0.1:%2$d;\n"
+		"    listen 127.0.0.1:%2$d%4$s;\n"
+		"%5$s"
 		"    server_name localhost;\n"
 		"    root %3$s;\n"
 		"    location /static/ { alias %3$s/; }\n"
@@ -1880,7 +1882,7 @@ struct e2e_peer *e2e_peer_nginx(void)
 		"    location / { return 404; }\n"
 		"  }\n"
 		"}\n",
-		d, p->port, www);
+		d, p->port, www, ssl ? " ssl" : "", ssl ? ssl : "");
 	e2e_write_file(e2e_fmt("%s/nginx.conf", d), conf, strlen(conf));
 	argv[0] = nginx;
 	argv[1] = "-p";
@@ -1895,6 +1897,17 @@ struct e2e_peer *e2e_peer_nginx(void)
 	p->server_pid = e2e_child_pid(p->proc->pid, 10);
 	peer_fill(p);
 	return p;
+}
+
+struct e2e_peer *e2e_peer_nginx(void)
+{
+	return nginx_start(NULL);
+}
+
+struct e2e_peer *e2e_peer_nginx_ssl(const char *cert, const char *key)
+{
+	return nginx_start(e2e_fmt("    ssl_certificate %s;\n    ssl_certificate_key %s;\n", cert,
+				   key));
 }
 
 static const char *go_binary(void)

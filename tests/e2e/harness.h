@@ -442,6 +442,9 @@ const char *e2e_python_exe(void);
  *   /ok           return 200 "ok\n"
  *   everything else: 404 */
 struct e2e_peer *e2e_peer_nginx(void);
+/* The same nginx serving HTTPS ("listen … ssl") with this certificate and
+ * key (PEM files). */
+struct e2e_peer *e2e_peer_nginx_ssl(const char *cert, const char *key);
 /* tests/e2e/peers/goserver.go, built once per run (GOPROXY=off, GOCACHE in
  * /tmp) into a temp dir and run as "goserver -addr 127.0.0.1:PORT":
  *   /ok            200 "ok\n"
@@ -457,7 +460,10 @@ struct e2e_peer *e2e_peer_go(void);
  *   /ok         200 "ok\n" with Content-Length
  *   /chunked    200, res.write x3 then end (chunked encoding)
  *   /status/N   status N
- *   /slow?ms=N  200 after N ms */
+ *   /slow?ms=N  200 after N ms
+ *   /stream?n=N&ms=M  N chunks "chunk i\n", one every M ms
+ *   /fetch?url=U      GET U on a new connection, 200 "fetched <status> <bytes>\n"
+ * With CERT KEY after PORT it serves HTTPS (tls_peers.h). */
 struct e2e_peer *e2e_peer_node(void);
 
 #endif /* XTAP_E2E_HARNESS_H */

@@ -897,23 +897,6 @@ static void test_name_default_comm(void **state)
 
 /* ------------------------------------------------------------------------ */
 
-static bool want_group(const char *name)
-{
-	const char *g = getenv("E2E_GROUPS");
-	size_t n = strlen(name);
-
-	if (!g || !*g)
-		return true;
-	for (const char *p = g; *p;) {
-		const char *e = strchrnul(p, ',');
-
-		if ((size_t)(e - p) == n && !strncmp(p, name, n))
-			return true;
-		p = *e ? e + 1 : e;
-	}
-	return false;
-}
-
 #define T(f) cmocka_unit_test_setup_teardown(f, e2e_test_setup, e2e_test_teardown)
 
 int main(void)
@@ -965,19 +948,19 @@ int main(void)
 	int failed = 0;
 
 	/* E2E_GROUPS=python,go runs only those groups (default: all) */
-	if (want_group("python"))
+	if (e2e_group_wanted("python"))
 		failed += cmocka_run_group_tests_name("e2e_python", python_tests, py_setup,
 						      e2e_group_teardown);
-	if (want_group("nginx"))
+	if (e2e_group_wanted("nginx"))
 		failed += cmocka_run_group_tests_name("e2e_nginx", nginx_tests, ngx_setup,
 						      e2e_group_teardown);
-	if (want_group("go"))
+	if (e2e_group_wanted("go"))
 		failed += cmocka_run_group_tests_name("e2e_go", go_tests, go_setup,
 						      e2e_group_teardown);
-	if (want_group("node"))
+	if (e2e_group_wanted("node"))
 		failed += cmocka_run_group_tests_name("e2e_node", node_tests, node_setup,
 						      e2e_group_teardown);
-	if (want_group("naming"))
+	if (e2e_group_wanted("naming"))
 		failed += cmocka_run_group_tests_name("e2e_naming", naming_tests, naming_setup,
 						      e2e_group_teardown);
 	return failed ? 1 : 0;

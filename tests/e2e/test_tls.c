@@ -164,7 +164,7 @@ static int nginx_setup(void **state)
 {
 	e2e_group_setup(state);
 	cert = e2e_cert_new();
-	srv = e2e_peer_nginx_tls(cert);
+	srv = e2e_peer_nginx_ssl(cert->cert, cert->key);
 	agent = e2e_agent_startl("--port", e2e_fmt("%d", srv->port), NULL);
 	return 0;
 }

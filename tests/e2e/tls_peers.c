@@ -88,61 +88,6 @@ static void peer_fill_names(struct e2e_peer *p)
 	p->comm = e2e_proc_comm(p->server_pid);
 }
 
-struct e2e_peer *e2e_peer_nginx_tls(const struct e2e_cert *c)
-{
-	const char *d = e2e_tmpdir(), *www = e2e_fmt("%s/www", d), *conf;
-	int port = e2e_free_port();
-	char big[65536];
-	struct e2e_peer *p;
-
-	if (mkdir(www, 0755) || mkdir(e2e_fmt("%s/tmp", d), 0755))
-		fail_msg("mkdir in %s: %s", d, strerror(errno));
-	e2e_write_file(e2e_fmt("%s/hello.txt", www), E2E_HELLO_BODY, strlen(E2E_HELLO_BODY));
-	for (size_t i = 0; i < sizeof(big); i++)
-		big[i] = (char)('a' + i * 7919 % 26);
-	e2e_write_file(e2e_fmt("%s/big.bin", www), big, sizeof(big));
-	conf = e2e_fmt("user root;\n"
-		       "daemon off;\n"
-		       "master_process on;\n"
-		       "worker_processes 1;\n"
-		       "error_log %1$s/error.log info;\n"
-		       "pid %1$s/nginx.pid;\n"
-		       "events { worker_connections 512; }\n"
-		       "http {\n"
-		       "  access_log off;\n"
-		       "  client_body_temp_path %1$s/tmp/body;\n"
-		       "  proxy_temp_path %1$s/tmp/proxy;\n"
-		       "  fastcgi_temp_path %1$s/tmp/fastcgi;\n"
-		       "  uwsgi_temp_path %1$s/tmp/uwsgi;\n"
-		       "  scgi_temp_path %1$s/tmp/scgi;\n"
-		       "  types { text/plain txt; application/octet-stream bin; }\n"
-		       "  keepalive_requests 10000;\n"
-		       "  server {\n"
-		       "    listen 127.0.0.1:%2$d ssl;\n"
-		       "    ssl_certificate %3$s;\n"
-		       "    ssl_certificate_key %4$s;\n"
-		       "    location /static/ { alias %5$s/; }\n"
-		       "    location = /ok { default_type text/plain; return 200 \"ok\\n\"; }\n"
-		       "    location = /s404 { return 404; }\n"
-		       "    location = /s500 { return 500; }\n"
-		       "    location / { return 404; }\n"
-		       "  }\n"
-		       "}\n",
-		       d, port, c->cert, c->key, www);
-	e2e_write_file(e2e_fmt("%s/nginx.conf", d), conf, strlen(conf));
-	{
-		const char *argv[] = { e2e_require_bin("nginx"), "-p", d, "-c",
-				       e2e_fmt("%s/nginx.conf", d), "-e",
-				       e2e_fmt("%s/error.log", d), NULL };
-
-		p = peer_start(argv, NULL, port);
-	}
-	p->dir = d;
-	p->server_pid = e2e_child_pid(p->proc->pid, 10);
-	peer_fill_names(p);
-	return p;
-}
-
 struct e2e_peer *e2e_peer_python_tls(const struct e2e_cert *c, int port, const char *libdir)
 {
 	const char *argv[] = { e2e_python_exe(), repo_file("tests/e2e/peers/https_server.py"),
@@ -157,7 +102,7 @@ struct e2e_peer *e2e_peer_python_tls(const struct e2e_cert *c, int port, const c
 struct e2e_peer *e2e_peer_node_tls(const struct e2e_cert *c, int port, const char *node)
 {
 	const char *argv[] = { node ? node : e2e_require_bin("node"),
-			       repo_file("tests/e2e/peers/https_server.js"),
+			       repo_file("tests/e2e/peers/server.js"),
 			       e2e_fmt("%d", port = port_or_free(port)),
 			       c->cert, c->key, NULL };
 	struct e2e_peer *p = peer_start(argv, NULL, port);

@@ -2,7 +2,7 @@
 /*
  * TLS peers for the end-to-end tests: a self-signed certificate made by the
  * test (the openssl command), and HTTPS servers on 127.0.0.1 built on
- * different TLS stacks. Everything is owned by the current harness scope,
+ * different TLS stacks (nginx: e2e_peer_nginx_ssl in harness.h). Everything is owned by the current harness scope,
  * and fails the test loudly when something is missing (see harness.h).
  */
 #ifndef XTAP_E2E_TLS_PEERS_H
@@ -23,16 +23,12 @@ const char *e2e_https_url(int port, const char *path);
 struct e2e_run e2e_curl_tls(const struct e2e_cert *c, const char *arg, ...)
 	__attribute__((sentinel));
 
-/* nginx with "listen … ssl" (master + 1 worker, keep-alive):
- *   /ok   200 "ok\n"     /s404 /s500  that status
- *   /static/hello.txt  E2E_HELLO_BODY     /static/big.bin  65536 bytes */
-struct e2e_peer *e2e_peer_nginx_tls(const struct e2e_cert *c);
 /* peers/https_server.py under python3 (http.server + ssl) on port (0: a
  * free one). libdir: a directory put first in LD_LIBRARY_PATH (a private
  * libssl), or NULL. */
 struct e2e_peer *e2e_peer_python_tls(const struct e2e_cert *c, int port, const char *libdir);
-/* peers/https_server.js under the node binary at node (NULL: node in PATH)
- * on port (0: a free one). */
+/* peers/server.js serving HTTPS under the node binary at node (NULL: node
+ * in PATH) on port (0: a free one). */
 struct e2e_peer *e2e_peer_node_tls(const struct e2e_cert *c, int port, const char *node);
 
 /* peers/tls_static.c built with OpenSSL linked in statically (libssl.a),
