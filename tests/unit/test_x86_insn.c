@@ -151,7 +151,8 @@ static void check_against_objdump(const char *path, unsigned int min_insns)
 		int pos;
 
 		/* "  401000:\t48 89 e5 \tmov    %rsp,%rbp" */
-		if (sscanf(line, " %" SCNx64 ":%n", &addr, &pos) != 1 || line[pos] != '\t')
+		pos = 0; /* %n is not reached when the ':' is missing */
+		if (sscanf(line, " %" SCNx64 ":%n", &addr, &pos) != 1 || !pos || line[pos] != '\t')
 			continue;
 		/* data inside .text, where objdump loses its way too: "(bad)",
 		 * ".byte", or a prefix printed alone ("rex.W", "lock") */
