@@ -22,7 +22,8 @@
  *    no socket binds to the socket of the next write on its thread, where
  *    the library's ciphertext goes (its own bytes are lost, counted).
  *  - Go crypto/tls: the socket is in the tls.Conn (conn.conn → *net.TCPConn
- *    → netFD → poll.FD.Sysfd), at offsets the agent gives per Go version.
+ *    → netFD → poll.FD.Sysfd), at offsets the agent sets (agent/go_elf.h);
+ *    a value that is not a TCP socket of the process is never used.
  * A binding is valid while the socket's conns entry keeps its conn_id, so a
  * reused SSL address or fd number never inherits an old connection. */
 #ifndef XTAP_TLS_BPF_H
@@ -56,7 +57,7 @@ struct tls_call {
 	__u8 pad[2];
 };
 
-/* An SSL object, a Go goroutine (g) or tls.Conn, in one process. */
+/* An SSL object or a Go goroutine (its g), in one process. */
 struct tls_key {
 	__u64 ptr;
 	__u32 tgid;
@@ -85,6 +86,7 @@ struct {
 	__type(value, struct tls_call);
 } tls_go_calls SEC(".maps");
 
+/* OpenSSL SSL objects → the socket they were bound to. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, TLS_SSL_MAX);
@@ -190,10 +192,10 @@ static __always_inline bool tls_syscall(__u64 pid_tgid, __s32 fd, struct conn_va
 #define TLS_FD_NONE (-1) /* not found: the plaintext is lost (counted) */
 #define TLS_FD_UNTRACED (-2) /* out of scope, or not TCP: not wanted */
 
-/* Bind key to the socket fd and mark it TLS: fd for a traced TCP socket,
- * TLS_FD_UNTRACED for a TCP socket out of scope, else TLS_FD_NONE.
- * unclaimed: only a socket no TLS object has claimed yet (a guess must
- * not take another's). */
+/* Mark the socket fd TLS and bind key (unless NULL) to it: fd for a traced
+ * TCP socket, TLS_FD_UNTRACED for a TCP socket out of scope, else
+ * TLS_FD_NONE. unclaimed: only a socket no TLS object has claimed yet (a
+ * guess must not take another's). */
 static __always_inline __s32 tls_bind_fd(__u64 pid_tgid, struct tls_key *key, __s32 fd,
 					 bool unclaimed)
 {
@@ -210,7 +212,8 @@ static __always_inline __s32 tls_bind_fd(__u64 pid_tgid, struct tls_key *key, __
 		return unclaimed ? TLS_FD_NONE : TLS_FD_UNTRACED;
 	}
 	b.conn_id = v->conn_id;
-	bpf_map_update_elem(&tls_ssl, key, &b, BPF_ANY);
+	if (key)
+		bpf_map_update_elem(&tls_ssl, key, &b, BPF_ANY);
 	return v->kind == CK_TCP ? fd : TLS_FD_UNTRACED;
 }
 
@@ -378,12 +381,10 @@ int tls_ssl_return(struct pt_regs *ctx)
 #if defined(__TARGET_ARCH_x86)
 #define GO_ARG1(x) ((x)->ax)
 #define GO_ARG2(x) ((x)->bx)
-#define GO_ARG3(x) ((x)->cx)
 #define GO_G(x) ((x)->r14)
 #elif defined(__TARGET_ARCH_arm64)
 #define GO_ARG1(x) (((struct user_pt_regs *)(x))->regs[0])
 #define GO_ARG2(x) (((struct user_pt_regs *)(x))->regs[1])
-#define GO_ARG3(x) (((struct user_pt_regs *)(x))->regs[2])
 #define GO_G(x) (((struct user_pt_regs *)(x))->regs[28])
 #endif
 #define GO_RET1(x) PT_REGS_RC(x)
@@ -448,11 +449,10 @@ int tls_go_return(struct pt_regs *ctx)
 		return 0;
 	c = *cp;
 	bpf_map_delete_elem(&tls_go_calls, &key);
+	/* read from the tls.Conn on every call: nothing to bind */
 	fd = go_conn_fd(c.ssl);
-	if (fd >= 0) {
-		key.ptr = c.ssl;
-		fd = tls_bind_fd(pid_tgid, &key, fd, false);
-	}
+	if (fd >= 0)
+		fd = tls_bind_fd(pid_tgid, NULL, fd, false);
 	tls_emit(pid_tgid, fd, c.buf, (long)GO_RET1(ctx), c.sys);
 	return 0;
 }
