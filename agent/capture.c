@@ -8,6 +8,7 @@
 #include "conn.h"
 #include "log.h"
 #include "telemetry.h"
+#include "tls_probes.h"
 
 static volatile sig_atomic_t stopping;
 
@@ -32,11 +33,15 @@ bool capture_stopping(void)
 static int on_record(void *ctx, void *data, size_t size)
 {
 	struct capture *c = ctx;
+	const struct xtap_ev_hdr *h = data;
 
 	if (c->raw) {
 		c->raw(data, size, c->raw_ctx);
 		return 0;
 	}
+	if (c->tls && size >= sizeof(*h) && h->type >= XTAP_EV_EXIT &&
+	    tls_probes_record(data, size, clock_mono_now()))
+		return 0;
 	if (conn_handle_record(data, size))
 		p_dbg("bad record of %zu bytes", size);
 	return 0;
@@ -79,6 +84,8 @@ int capture_turn(struct capture *c, uint64_t *now_out)
 	now = clock_mono_now();
 	if (!c->raw)
 		conn_tick(now);
+	if (c->tls)
+		tls_probes_tick(now);
 	if (now - c->last_sweep >= CAPTURE_SWEEP_NS) {
 		conn_sweep(now);
 		clock_sync();

@@ -28,6 +28,9 @@ struct capture {
 	void *raw_ctx;
 	/* NULL, or where each turn publishes counters for other threads */
 	struct telemetry *tel;
+	/* the TLS probes were started (tls_probes.h): they take their records
+	 * and their turn */
+	bool tls;
 };
 
 /* SIGINT/SIGTERM end the loop (capture_stopping); SIGPIPE is ignored. */

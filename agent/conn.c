@@ -46,6 +46,7 @@ struct conn {
 	int32_t fd;
 	uint8_t role;
 	bool opaque; /* after 101 / CONNECT: no longer HTTP */
+	bool https; /* the bytes came from a TLS library: the plaintext */
 	uint8_t cur_dir; /* direction being fed: heads are only parsed inside a feed */
 	bool have_addr;
 	struct xtap_addr addr;
@@ -812,6 +813,7 @@ static bool on_request_head(struct conn *c, const struct http_msg *m)
 	memset(p, 0, offsetof(struct pending, txn) + offsetof(struct xtap_txn, method));
 	t = &p->txn;
 	t->role = c->role;
+	t->https = c->https;
 	t->pid = c->tgid;
 	t->tid = c->last_tid;
 	if (c->proc) {
@@ -981,6 +983,7 @@ int conn_handle_record(const void *rec, size_t size)
 		if (!c)
 			return 0;
 		touch(c, h);
+		c->https |= XTAP_SYS_IS_TLS(h->sys);
 		if (c->opaque || h->dir > XTAP_DIR_OUT)
 			return 0;
 		c->cur_dir = h->dir;

@@ -35,7 +35,12 @@
 	X(subsegments, "independent subsegments written")                                  \
 	X(segment_errors, "documents that did not fit")                                    \
 	X(export_dropped, "documents refused by a full export queue")                      \
-	X(xray_dropped, "documents refused by the X-Ray API queue (full or over 64 KB)")
+	X(xray_dropped, "documents refused by the X-Ray API queue (full or over 64 KB)")     \
+	X(tls_scans, "processes looked at for TLS libraries")                              \
+	X(tls_attached, "files whose TLS probes were attached")                            \
+	X(tls_detached, "files whose TLS probes were released: no process used them")     \
+	X(tls_skipped, "files with a TLS library that could not be probed")                \
+	X(tls_table_full, "TLS files or processes not tracked: table full")
 
 struct xtap_counters {
 #define X(name, help) uint64_t name;

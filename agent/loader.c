@@ -14,6 +14,7 @@
 #include <bpf/libbpf.h>
 #include <jansson.h>
 #include "capture.skel.h"
+#include "go_elf.h"
 #include "loader.h"
 #include "log.h"
 
@@ -95,7 +96,7 @@ bool loader_tracepoint_exists(const char *sec)
 
 /* The one place that decides which programs load: the syscall tracepoints
  * this kernel has (arch and config decide). */
-static int choose_programs(struct capture_bpf *skel, bool report)
+static int choose_programs(struct capture_bpf *skel, bool report, bool tls)
 {
 	struct bpf_program *prog;
 	int skipped = 0;
@@ -103,6 +104,10 @@ static int choose_programs(struct capture_bpf *skel, bool report)
 	bpf_object__for_each_program(prog, skel->obj) {
 		const char *sec = bpf_program__section_name(prog);
 
+		if (!strncmp(bpf_program__name(prog), "tls_", 4) && !tls) {
+			bpf_program__set_autoload(prog, false);
+			continue;
+		}
 		if (!loader_tracepoint_exists(sec)) {
 			if (report)
 				p_info("%s: not on this kernel, skipped", sec);
@@ -179,12 +184,16 @@ int loader_open(const struct loader_opts *o, struct loader **out)
 	l->skel->rodata->scope_by_pid = o->n_pids > 0;
 	l->skel->rodata->scope_by_port = o->n_ports > 0;
 	l->skel->rodata->scope_cgroup_count = o->n_cgroups;
+	l->skel->rodata->tls_enabled = o->tls;
+	l->skel->rodata->go_conn_data_off = GO_TLS_CONN_DATA_OFF;
+	l->skel->rodata->go_netfd_off = GO_TCPCONN_NETFD_OFF;
+	l->skel->rodata->go_sysfd_off = GO_NETFD_SYSFD_OFF;
 	err = bpf_map__set_max_entries(l->skel->maps.events, o->ringbuf_mb << 20);
 	if (err) {
 		p_err("ring buffer of %u MiB: %s", o->ringbuf_mb, strerror(-err));
 		goto err_destroy;
 	}
-	choose_programs(l->skel, true);
+	choose_programs(l->skel, true, o->tls);
 
 	err = capture_bpf__load(l->skel);
 	if (err) {
@@ -204,7 +213,9 @@ int loader_open(const struct loader_opts *o, struct loader **out)
 			bool is_enter = strstr(sec, "sys_enter_") != NULL;
 			struct bpf_link *link;
 
-			if (!bpf_program__autoload(prog) || is_enter != (pass == 1))
+			/* uprobes attach per file, later (loader_attach_tls) */
+			if (!bpf_program__autoload(prog) || is_enter != (pass == 1) ||
+			    bpf_program__type(prog) == BPF_PROG_TYPE_KPROBE)
 				continue;
 			if (l->n_links >= MAX_LINKS) {
 				err = -E2BIG;
@@ -234,6 +245,34 @@ err_free:
 int loader_ringbuf_fd(const struct loader *l)
 {
 	return bpf_map__fd(l->skel->maps.events);
+}
+
+struct bpf_link *loader_attach_tls(void *loader, enum tls_prog prog, const char *path, uint64_t off)
+{
+	struct loader *l = loader;
+	struct bpf_program *const progs[] = {
+		[TLS_PROG_SSL_READ] = l->skel->progs.tls_ssl_read,
+		[TLS_PROG_SSL_WRITE] = l->skel->progs.tls_ssl_write,
+		[TLS_PROG_SSL_READ_EX] = l->skel->progs.tls_ssl_read_ex,
+		[TLS_PROG_SSL_WRITE_EX] = l->skel->progs.tls_ssl_write_ex,
+		[TLS_PROG_SSL_RETURN] = l->skel->progs.tls_ssl_return,
+		[TLS_PROG_GO_READ] = l->skel->progs.tls_go_read,
+		[TLS_PROG_GO_WRITE] = l->skel->progs.tls_go_write,
+		[TLS_PROG_GO_RETURN] = l->skel->progs.tls_go_return,
+	};
+	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = prog == TLS_PROG_SSL_RETURN);
+
+	if ((unsigned int)prog >= sizeof(progs) / sizeof(progs[0])) {
+		errno = EINVAL;
+		return NULL;
+	}
+	return bpf_program__attach_uprobe_opts(progs[prog], -1, path, off, &opts);
+}
+
+void loader_detach_tls(void *loader, struct bpf_link *link)
+{
+	(void)loader;
+	bpf_link__destroy(link);
 }
 
 int loader_links(const struct loader *l)
@@ -370,7 +409,7 @@ int loader_try_load(json_t **plan)
 		*plan = NULL;
 	if (!skel)
 		return -errno;
-	choose_programs(skel, false);
+	choose_programs(skel, false, true);
 	err = capture_bpf__load(skel);
 	if (plan) {
 		*plan = json_array();

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "../include/xtap.h"
+#include "tls_inspect.h"
 
 struct loader_opts {
 	uint32_t cap_bytes; /* 1..XTAP_CAP_MAX */
@@ -16,6 +17,7 @@ struct loader_opts {
 	int n_ports;
 	char *const *cgroups; /* cgroup v2 directories */
 	int n_cgroups;
+	bool tls; /* load the TLS programs (attached per file by tls_probes) */
 };
 
 struct loader;
@@ -26,6 +28,11 @@ int loader_ringbuf_fd(const struct loader *l);
 /* Sum of the per-CPU kernel counters, indexed by enum xtap_stat. */
 int loader_read_stats(const struct loader *l, uint64_t out[XTAP_STAT_MAX]);
 int loader_links(const struct loader *l);
+/* Attach one TLS program at file offset off of path, for every process
+ * (tls_attach_fn): the link, or NULL with errno set. */
+struct bpf_link *loader_attach_tls(void *loader, enum tls_prog prog, const char *path, uint64_t off);
+/* tls_detach_fn */
+void loader_detach_tls(void *loader, struct bpf_link *link);
 void loader_close(struct loader *l);
 /* The programs (name, section, type, id, attached), the number of links and
  * the maps (name, type, id, max_entries; entries, counted, for hash maps)

@@ -27,8 +27,14 @@ static const struct {
 				     "TCP sockets left alone by --pid/--port/--cgroup" },
 	[XTAP_STAT_BODY_BYTES] = { "body_only", "xtap_kernel_body_only_bytes_total",
 				   "bytes moved past message heads: counted, not copied" },
+	[XTAP_STAT_TLS_CALLS] = { "tls_calls", "xtap_kernel_tls_calls_total",
+				  "TLS library reads and writes that moved plaintext" },
+	[XTAP_STAT_TLS_UNBOUND] = { "tls_unbound", "xtap_kernel_tls_unbound_total",
+				    "TLS calls lost: the socket behind them was not found" },
+	[XTAP_STAT_TLS_CIPHERTEXT] = { "tls_ciphertext", "xtap_kernel_tls_ciphertext_total",
+				       "syscalls on TLS sockets: ciphertext, never copied" },
 };
-_Static_assert(XTAP_STAT_MAX == 7, "name the new kernel counter above");
+_Static_assert(XTAP_STAT_MAX == 10, "name the new kernel counter above");
 
 enum src { SRC_CTR, SRC_KERNEL, SRC_EXPORT };
 

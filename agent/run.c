@@ -25,6 +25,7 @@
 #include "log.h"
 #include "pipeline.h"
 #include "sampling.h"
+#include "tls_probes.h"
 #include "xray_api.h"
 
 #define DRAIN_MS 2000
@@ -52,6 +53,7 @@ static void usage(FILE *f)
 		"Capture:\n"
 		"      --capture-bytes N    bytes of each message head copied from the kernel (64..%d, default %d)\n"
 		"      --ring-buffer-mb N   ring buffer size in MiB, a power of two (1..256, default 8)\n"
+		"      --no-tls             do not probe TLS libraries (OpenSSL, Go crypto/tls)\n"
 		"Output:\n"
 		"      --daemon-address A   X-Ray daemon, host:port or 'tcp:host:port udp:host:port'\n"
 		"                           (default: $AWS_XRAY_DAEMON_ADDRESS, else %s)\n"
@@ -108,10 +110,12 @@ static void log_counters(struct loader *l, const struct exporter_stats *es)
 	p_info("counters:%s", line);
 	p_info("kernel: events=%" PRIu64 " ringbuf_drops=%" PRIu64 " not_http=%" PRIu64
 	       " truncated=%" PRIu64 " conns_tracked=%" PRIu64 " out_of_scope=%" PRIu64
-	       " body_only=%" PRIu64,
+	       " body_only=%" PRIu64 " tls_calls=%" PRIu64 " tls_unbound=%" PRIu64
+	       " tls_ciphertext=%" PRIu64,
 	       k[XTAP_STAT_EVENTS], k[XTAP_STAT_RB_DROPS], k[XTAP_STAT_NON_HTTP],
 	       k[XTAP_STAT_TRUNCATED], k[XTAP_STAT_CONN_TRACKED], k[XTAP_STAT_OUT_OF_SCOPE],
-	       k[XTAP_STAT_BODY_BYTES]);
+	       k[XTAP_STAT_BODY_BYTES], k[XTAP_STAT_TLS_CALLS], k[XTAP_STAT_TLS_UNBOUND],
+	       k[XTAP_STAT_TLS_CIPHERTEXT]);
 	if (!es)
 		return;
 	p_info("export: submitted=%" PRIu64 " dropped_full=%" PRIu64 " udp_sent=%" PRIu64
@@ -156,6 +160,7 @@ enum {
 	OPT_K8S_LAST = OPT_KUBERNETES + K8S_OPTS_N - 1,
 	OPT_METRICS,
 	OPT_CONFIG,
+	OPT_NO_TLS,
 };
 
 /* The rules file, NUL-terminated and malloc'd, or NULL (reported). */
@@ -230,6 +235,7 @@ int do_run(int argc, char **argv)
 		K8S_LONGOPTS(OPT_KUBERNETES),
 		{ "metrics-address", required_argument, NULL, OPT_METRICS },
 		{ "config", required_argument, NULL, OPT_CONFIG },
+		{ "no-tls", no_argument, NULL, OPT_NO_TLS },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -238,7 +244,7 @@ int do_run(int argc, char **argv)
 	uint32_t pids[XTAP_SCOPE_MAX];
 	uint16_t ports[XTAP_SCOPE_MAX];
 	char *cgroups[CGROUPS_MAX];
-	struct loader_opts lo = { .cap_bytes = XTAP_CAP_DEFAULT, .ringbuf_mb = 8 };
+	struct loader_opts lo = { .cap_bytes = XTAP_CAP_DEFAULT, .ringbuf_mb = 8, .tls = true };
 	struct exporter_config ec = { .udp = true, .to_stdout = true };
 	const char *daemon = getenv("AWS_XRAY_DAEMON_ADDRESS");
 	struct pipeline pl = { .seg = { .name = getenv("AWS_XRAY_TRACING_NAME"),
@@ -323,6 +329,9 @@ int do_run(int argc, char **argv)
 			break;
 		case OPT_XRAY_ENDPOINT:
 			xray_endpoint = optarg;
+			break;
+		case OPT_NO_TLS:
+			lo.tls = false;
 			break;
 		case OPT_NO_STDOUT:
 			ec.to_stdout = false;
@@ -520,6 +529,16 @@ int do_run(int argc, char **argv)
 	err = capture_open(&cap, &lo);
 	if (err)
 		goto out;
+	if (lo.tls) {
+		struct tls_probes_config tc = { .attach = loader_attach_tls,
+						.detach = loader_detach_tls, .ctx = cap.l,
+						.pids = pids, .n_pids = lo.n_pids, .self = getpid() };
+
+		err = tls_probes_start(&tc, clock_mono_now());
+		if (err)
+			goto out;
+		cap.tls = true;
+	}
 	err = endpoint_start(&ep, &cap, &pl, &lo, &ec, use_api);
 	if (err)
 		goto out;
@@ -572,6 +591,8 @@ out:
 	 * credentials its X-Ray calls sign with */
 	sampler_destroy(pl.sampler);
 	aws_creds_stop();
+	if (cap.tls)
+		tls_probes_stop();
 	capture_close(&cap);
 	/* after the flush: the event loop no longer reads the store */
 	k8s_stop();

@@ -34,7 +34,7 @@ struct txn_k8s {
 
 struct xtap_txn {
 	uint8_t role; /* enum xtap_role: SERVER gives a segment, CLIENT a subsegment */
-	bool https; /* later: TLS uprobes */
+	bool https; /* the exchange was read from a TLS library (tls.bpf.h) */
 	bool has_response;
 	bool incomplete; /* the connection ended (close, exit) before the response */
 	bool head_truncated; /* request or response head only partly captured */

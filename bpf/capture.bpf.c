@@ -44,8 +44,9 @@ const volatile __u32 scope_cgroup_count = 0; /* entries used in scope_cgroups */
 #define ACTIVE_MAX 16384
 
 enum conn_kind {
-	CK_IGNORE = 0, /* not TCP, or out of scope */
+	CK_IGNORE = 0, /* not TCP */
 	CK_TCP = 1,
+	CK_TCP_UNTRACED = 2, /* TCP, out of scope */
 };
 
 enum conn_proto {
@@ -68,7 +69,8 @@ struct conn_val {
 	__u8 proto;
 	__u8 sniff_len; /* valid bytes in sniff, < 8 */
 	__u8 head_req; /* a HEAD request went by: its answer's Content-Length has no body */
-	__u8 pad[3];
+	__u8 tls; /* TLS (tls.bpf.h): proto and sniff describe the plaintext */
+	__u8 pad[2];
 	/* Per direction: body bytes still to come that a Content-Length
 	 * announced, counted here rather than copied, and those counted so
 	 * far, reported in one record when the body ends (see skip_body). */
@@ -286,13 +288,11 @@ static __always_inline struct conn_val *classify(struct conn_key *key, struct fi
 
 	struct xtap_conn_event ev = {};
 	read_addr(sk, family, &ev.addr);
-	if (scope_by_port && !bpf_map_lookup_elem(&scope_ports, &ev.addr.lport) &&
-	    !bpf_map_lookup_elem(&scope_ports, &ev.addr.rport)) {
+	if ((scope_by_port && !bpf_map_lookup_elem(&scope_ports, &ev.addr.lport) &&
+	     !bpf_map_lookup_elem(&scope_ports, &ev.addr.rport)) ||
+	    !cgroup_in_scope()) {
 		stat_add(XTAP_STAT_OUT_OF_SCOPE, 1);
-		goto store;
-	}
-	if (!cgroup_in_scope()) {
-		stat_add(XTAP_STAT_OUT_OF_SCOPE, 1);
+		nv.kind = CK_TCP_UNTRACED;
 		goto store;
 	}
 	nv.kind = CK_TCP;
@@ -330,6 +330,9 @@ static __always_inline struct conn_val *conn_get(__u64 pid_tgid, __s32 fd, __u8 
 	return classify(&key, f, role, pid_tgid, epoch);
 }
 
+/* tls.bpf.h: true when the syscall moves TLS ciphertext, never copied */
+static __always_inline bool tls_syscall(__u64 pid_tgid, __s32 fd, struct conn_val *v, __u8 sys);
+
 static __always_inline void data_enter(__s32 fd, __u64 buf, __u64 iovcnt, __u8 sys)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
@@ -339,7 +342,7 @@ static __always_inline void data_enter(__s32 fd, __u64 buf, __u64 iovcnt, __u8 s
 	if (!pid_in_scope(pid_tgid >> 32))
 		return;
 	v = conn_get(pid_tgid, fd, XTAP_ROLE_UNKNOWN, false);
-	if (!v || v->kind != CK_TCP)
+	if (!v || v->kind == CK_IGNORE || tls_syscall(pid_tgid, fd, v, sys) || v->kind != CK_TCP)
 		return;
 	if (v->proto == CP_OTHER) {
 		stat_add(XTAP_STAT_NON_HTTP, 1);
@@ -733,6 +736,7 @@ static __always_inline void data_exit(long ret, __u8 dir)
 	case XTAP_SYS_WRITE:
 	case XTAP_SYS_RECVFROM:
 	case XTAP_SYS_SENDTO:
+	case XTAP_SYS_SSL_READ ... XTAP_SYS_GO_TLS_WRITE: /* tls.bpf.h */
 		n = copy_head(s, 0, a.buf, ret);
 		copy_tail(s, a.buf, ret, n);
 		break;
@@ -969,5 +973,7 @@ int process_exit(void *ctx)
 		stat_add(XTAP_STAT_EVENTS, 1);
 	return 0;
 }
+
+#include "tls.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -29,6 +29,9 @@ enum xtap_event_type {
 	XTAP_EV_OPEN = 2, /* a TCP socket became tracked (accept, connect, first use) */
 	XTAP_EV_CLOSE = 3, /* close() of a tracked socket */
 	XTAP_EV_EXIT = 4, /* a process (thread-group leader) exited */
+	XTAP_EV_EXEC = 5, /* a process exec'd: its TLS libraries are looked up (xtap_ev_hdr only) */
+	XTAP_EV_MAP_EXEC = 6, /* a process mapped a libssl.so* executable (ld.so, dlopen):
+			       * fd is the mmap fd (xtap_ev_hdr only) */
 };
 
 enum xtap_dir {
@@ -53,7 +56,15 @@ enum xtap_sys {
 	XTAP_SYS_RECVMSG,
 	XTAP_SYS_SENDMSG,
 	XTAP_SYS_SENDFILE,
+	/* plaintext of a TLS connection, read or written by the library (fd is
+	 * the socket the library does its I/O on) */
+	XTAP_SYS_SSL_READ, /* OpenSSL/BoringSSL SSL_read, SSL_read_ex */
+	XTAP_SYS_SSL_WRITE, /* SSL_write, SSL_write_ex */
+	XTAP_SYS_GO_TLS_READ, /* Go crypto/tls (*Conn).Read */
+	XTAP_SYS_GO_TLS_WRITE, /* Go crypto/tls (*Conn).Write */
 };
+
+#define XTAP_SYS_IS_TLS(s) ((s) >= XTAP_SYS_SSL_READ && (s) <= XTAP_SYS_GO_TLS_WRITE)
 
 /* kernel-side counters (per-CPU array, index = enum xtap_stat) */
 enum xtap_stat {
@@ -64,6 +75,9 @@ enum xtap_stat {
 	XTAP_STAT_CONN_TRACKED, /* TCP sockets that became tracked */
 	XTAP_STAT_OUT_OF_SCOPE, /* TCP sockets left alone by --pid/--port/--cgroup */
 	XTAP_STAT_BODY_BYTES, /* bytes counted but not copied */
+	XTAP_STAT_TLS_CALLS, /* TLS library reads/writes that moved plaintext */
+	XTAP_STAT_TLS_UNBOUND, /* of those, lost: the socket behind them was not found */
+	XTAP_STAT_TLS_CIPHERTEXT, /* syscalls on TLS sockets, whose bytes are never copied */
 	XTAP_STAT_MAX,
 };
 

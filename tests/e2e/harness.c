@@ -137,6 +137,11 @@ static void *xalloc(size_t n)
 	return xalloc_in(depth, n);
 }
 
+void *e2e_alloc(size_t n)
+{
+	return xalloc(n);
+}
+
 static char *xstrdup_in(int level, const char *s)
 {
 	size_t n = strlen(s);
@@ -213,6 +218,23 @@ int e2e_group_teardown(void **state)
 	return 0;
 }
 
+bool e2e_group_wanted(const char *name)
+{
+	const char *g = getenv("E2E_GROUPS");
+	size_t n = strlen(name);
+
+	if (!g || !*g)
+		return true;
+	for (const char *p = g; *p;) {
+		const char *e = strchrnul(p, ',');
+
+		if ((size_t)(e - p) == n && !strncmp(p, name, n))
+			return true;
+		p = *e ? e + 1 : e;
+	}
+	return false;
+}
+
 int e2e_test_setup(void **state)
 {
 	(void)state;
@@ -232,19 +254,6 @@ int e2e_test_teardown(void **state)
 	return 0;
 }
 
-bool e2e_group_wanted(const char *name)
-{
-	const char *g = getenv("E2E_GROUPS");
-	size_t n = strlen(name);
-
-	if (!g || !*g)
-		return true;
-	for (const char *p = g; (p = strstr(p, name)); p += n)
-		if ((p == g || p[-1] == ',') && (p[n] == ',' || !p[n]))
-			return true;
-	return false;
-}
-
 static void cleanup_at_exit(void)
 {
 	while (depth > 0)
@@ -254,23 +263,6 @@ static void cleanup_at_exit(void)
 
 /* ------------------------------------------------------------------------ */
 /* small utilities                                                          */
-
-bool e2e_want_group(const char *name)
-{
-	const char *g = getenv("E2E_GROUPS");
-	size_t n = strlen(name);
-
-	if (!g || !*g)
-		return true;
-	for (const char *p = g; *p;) {
-		const char *e = strchrnul(p, ',');
-
-		if ((size_t)(e - p) == n && !strncmp(p, name, n))
-			return true;
-		p = *e ? e + 1 : e;
-	}
-	return false;
-}
 
 const char *e2e_fmt(const char *fmt, ...)
 {
@@ -1802,7 +1794,7 @@ static const char *peer_file(const char *rel)
 	return xstrdup(buf);
 }
 
-static const char *python_exe(void)
+const char *e2e_python_exe(void)
 {
 	static char *exe;
 	const char *argv[] = { "python3", "-c", "import sys; print(sys.executable)", NULL };
@@ -1827,7 +1819,7 @@ static const char *python_exe(void)
 struct e2e_peer *e2e_peer_python(void)
 {
 	struct e2e_peer *p = xalloc(sizeof(*p));
-	const char *py = python_exe();
+	const char *py = e2e_python_exe();
 	const char *argv[9];
 
 	p->dir = e2e_tmpdir();
@@ -1849,7 +1841,8 @@ struct e2e_peer *e2e_peer_python(void)
 	return p;
 }
 
-struct e2e_peer *e2e_peer_nginx(void)
+/* ssl: NULL, or the server's "listen … ssl" lines (certificate and key) */
+static struct e2e_peer *nginx_start(const char *ssl)
 {
 	struct e2e_peer *p = xalloc(sizeof(*p));
 	const char *nginx = e2e_require_bin("nginx"), *conf, *www, *d;
@@ -1882,7 +1875,8 @@ struct e2e_peer *e2e_peer_nginx(void)
 		"  keepalive_timeout 65;\n"
 		"  keepalive_requests 10000;\n"
 		"  server {\n"
-		"    listen 127.0.0.1:%2$d;\n"
+		"    listen 127.0.0.1:%2$d%4$s;\n"
+		"%5$s"
 		"    server_name localhost;\n"
 		"    root %3$s;\n"
 		"    location /static/ { alias %3$s/; }\n"
@@ -1896,7 +1890,7 @@ struct e2e_peer *e2e_peer_nginx(void)
 		"    location / { return 404; }\n"
 		"  }\n"
 		"}\n",
-		d, p->port, www);
+		d, p->port, www, ssl ? " ssl" : "", ssl ? ssl : "");
 	e2e_write_file(e2e_fmt("%s/nginx.conf", d), conf, strlen(conf));
 	argv[0] = nginx;
 	argv[1] = "-p";
@@ -1911,6 +1905,17 @@ struct e2e_peer *e2e_peer_nginx(void)
 	p->server_pid = e2e_child_pid(p->proc->pid, 10);
 	peer_fill(p);
 	return p;
+}
+
+struct e2e_peer *e2e_peer_nginx(void)
+{
+	return nginx_start(NULL);
+}
+
+struct e2e_peer *e2e_peer_nginx_ssl(const char *cert, const char *key)
+{
+	return nginx_start(e2e_fmt("    ssl_certificate %s;\n    ssl_certificate_key %s;\n", cert,
+				   key));
 }
 
 static const char *go_binary(void)
@@ -1985,7 +1990,7 @@ struct e2e_peer *e2e_peer_node(void)
 
 struct e2e_peer *e2e_peer_relay(void)
 {
-	return peer_script(python_exe(), "tests/e2e/peers/relay.py");
+	return peer_script(e2e_python_exe(), "tests/e2e/peers/relay.py");
 }
 
 /* ------------------------------------------------------------------------ */

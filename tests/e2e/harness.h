@@ -100,10 +100,8 @@ void e2e_require_root_bpf(void);
  * with "NAME not found in PATH: install it" when missing. */
 const char *e2e_require_bin(const char *name);
 
-/* True when $E2E_GROUPS is unset or empty, or lists name (comma-separated):
- * E2E_GROUPS=python,go runs only those groups. */
-bool e2e_want_group(const char *name);
-
+/* n zeroed bytes, scope-owned (aborts when memory is out). */
+void *e2e_alloc(size_t n);
 /* printf into a scope-owned string. */
 const char *e2e_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "http://127.0.0.1:PORT" + path (path starts with '/'); scope-owned. */
@@ -453,6 +451,9 @@ struct e2e_peer {
  * interpreter is resolved to sys.executable, so no pyenv shim sits in
  * between). HTTP/1.0 responses, connection closed after each. */
 struct e2e_peer *e2e_peer_python(void);
+/* The real python3 interpreter (sys.executable, not a launcher or shim);
+ * resolved once per run. */
+const char *e2e_python_exe(void);
 /* nginx -c DIR/nginx.conf -p DIR: daemon off, master + 1 worker, keepalive,
  * access_log off, all paths in DIR. Locations:
  *   /static/...   the files above (sendfile on)
@@ -462,6 +463,9 @@ struct e2e_peer *e2e_peer_python(void);
  *   /ok           return 200 "ok\n"
  *   everything else: 404 */
 struct e2e_peer *e2e_peer_nginx(void);
+/* The same nginx serving HTTPS ("listen … ssl") with this certificate and
+ * key (PEM files). */
+struct e2e_peer *e2e_peer_nginx_ssl(const char *cert, const char *key);
 /* tests/e2e/peers/goserver.go, built once per run (GOPROXY=off, GOCACHE in
  * /tmp) into a temp dir and run as "goserver -addr 127.0.0.1:PORT":
  *   /ok            200 "ok\n"
@@ -480,7 +484,10 @@ struct e2e_peer *e2e_peer_go(void);
  *   /slow?ms=N  200 after N ms
  *   /call?url=U&ms=N&hold=H  after N ms GETs U (http://127.0.0.1 only) and,
  *               H ms after its response, answers with its status: an
- *               outgoing call from an event loop */
+ *               outgoing call from an event loop
+ *   /stream?n=N&ms=M  N chunks "chunk i\n", one every M ms
+ *   /fetch?url=U      GET U on a new connection, 200 "fetched <status> <bytes>\n"
+ * With CERT KEY after PORT it serves HTTPS (tls_peers.h). */
 struct e2e_peer *e2e_peer_node(void);
 /* python3 tests/e2e/peers/relay.py PORT, a thread-per-request server
  * (ThreadingHTTPServer, HTTP/1.1):

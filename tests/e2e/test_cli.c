@@ -888,12 +888,12 @@ int main(void)
 	int failed = 0;
 
 	signal(SIGPIPE, SIG_IGN);
-	if (e2e_want_group("cli"))
+	if (e2e_group_wanted("cli"))
 		failed += cmocka_run_group_tests_name("cli", cli, e2e_group_setup, e2e_group_teardown);
-	if (e2e_want_group("trace"))
+	if (e2e_group_wanted("trace"))
 		failed += cmocka_run_group_tests_name("trace", trace, trace_group_setup,
 						      e2e_group_teardown);
-	if (e2e_want_group("agent"))
+	if (e2e_group_wanted("agent"))
 		failed += cmocka_run_group_tests_name("agent", agent_tests, agent_group_setup,
 						      e2e_group_teardown);
 	return failed ? 1 : 0;

@@ -948,19 +948,19 @@ int main(void)
 	int failed = 0;
 
 	/* E2E_GROUPS=python,go runs only those groups (default: all) */
-	if (e2e_want_group("python"))
+	if (e2e_group_wanted("python"))
 		failed += cmocka_run_group_tests_name("e2e_python", python_tests, py_setup,
 						      e2e_group_teardown);
-	if (e2e_want_group("nginx"))
+	if (e2e_group_wanted("nginx"))
 		failed += cmocka_run_group_tests_name("e2e_nginx", nginx_tests, ngx_setup,
 						      e2e_group_teardown);
-	if (e2e_want_group("go"))
+	if (e2e_group_wanted("go"))
 		failed += cmocka_run_group_tests_name("e2e_go", go_tests, go_setup,
 						      e2e_group_teardown);
-	if (e2e_want_group("node"))
+	if (e2e_group_wanted("node"))
 		failed += cmocka_run_group_tests_name("e2e_node", node_tests, node_setup,
 						      e2e_group_teardown);
-	if (e2e_want_group("naming"))
+	if (e2e_group_wanted("naming"))
 		failed += cmocka_run_group_tests_name("e2e_naming", naming_tests, naming_setup,
 						      e2e_group_teardown);
 	return failed ? 1 : 0;
