@@ -86,6 +86,35 @@ static void print_sampling(json_t *s)
 	}
 }
 
+/* Which binaries and libraries carry TLS probes, and why others do not. */
+static void print_tls(json_t *t)
+{
+	json_t *files = json_object_get(t, "files"), *f;
+	size_t i;
+
+	if (!json_is_array(files) || !json_array_size(files)) {
+		printf("%-12snone\n", "tls");
+		return;
+	}
+	json_array_foreach(files, i, f) {
+		const char *ver = json_string_value(json_object_get(f, "version"));
+		const char *detail = json_string_value(json_object_get(f, "detail"));
+
+		printf("%-12s%-8s %-15s %s%s%s", i ? "" : "tls",
+		       json_string_value(json_object_get(f, "state")),
+		       json_string_value(json_object_get(f, "kind")),
+		       json_string_value(json_object_get(f, "path")), ver && *ver ? " " : "",
+		       ver ? ver : "");
+		if (json_integer_value(json_object_get(f, "probes")))
+			printf(", %" JSON_INTEGER_FORMAT " probes, %" JSON_INTEGER_FORMAT " users",
+			       json_integer_value(json_object_get(f, "probes")),
+			       json_integer_value(json_object_get(f, "users")));
+		if (detail && *detail)
+			printf(" (%s)", detail);
+		printf("\n");
+	}
+}
+
 static void print_status(json_t *st)
 {
 	json_t *bpf = json_object_get(st, "bpf"), *progs = json_object_get(bpf, "programs");
@@ -112,6 +141,7 @@ static void print_status(json_t *st)
 	if (json_object_get(st, "xray"))
 		print_numbers("xray api", json_object_get(st, "xray"), false);
 	print_sampling(json_object_get(st, "sampling"));
+	print_tls(json_object_get(st, "tls"));
 }
 
 int do_status(int argc, char **argv)

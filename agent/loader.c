@@ -380,8 +380,13 @@ json_t *loader_status_json(const struct loader *l)
 		json_object_set_new(p, "type",
 				    json_string(libbpf_bpf_prog_type_str(bpf_program__type(prog))));
 		json_object_set_new(p, "id", json_integer(loaded ? prog_id(bpf_program__fd(prog)) : 0));
-		/* every loaded program is attached: a failed attach fails the load */
-		json_object_set_new(p, "attached", json_boolean(loaded));
+		/* every other loaded program is attached (a failed attach fails
+		 * the load); uprobes attach per file, as the TLS report says */
+		if (loaded && bpf_program__type(prog) == BPF_PROG_TYPE_KPROBE)
+			json_object_set_new(p, "attach", json_string("per file"));
+		json_object_set_new(p, "attached",
+				    json_boolean(loaded &&
+						 bpf_program__type(prog) != BPF_PROG_TYPE_KPROBE));
 		json_array_append_new(progs, p);
 	}
 	bpf_object__for_each_map(m, l->skel->obj) {

@@ -157,6 +157,35 @@ static const char *attached_line(const char *path)
 	return e2e_fmt("tls: attached %s: ", path);
 }
 
+/* The TLS report of `xtap status -j` for the file at path (the operator's
+ * view of what the agent attached to, and why not); fails when absent. */
+static json_t *status_tls_file(const char *path)
+{
+	const char *argv[] = { e2e_xtap_bin(), "status", "-j", "--address",
+			       e2e_fmt("127.0.0.1:%d", agent->metrics_port), NULL };
+	struct e2e_spawn_opts o = { .argv = argv, .split_stderr = true };
+	struct e2e_run r = e2e_run_cmd(&o, 20);
+	json_t *st, *f;
+	size_t i;
+
+	if (r.status)
+		fail_msg("xtap status: exit %d\n%s", r.status, r.err);
+	st = json_loads(r.out, 0, NULL);
+	if (!st)
+		fail_msg("xtap status -j printed no JSON:\n%s", r.out);
+	json_array_foreach(e2e_json_get(st, "tls.files"), i, f) {
+		const char *fp = e2e_json_str(f, "path");
+
+		if (fp && !strcmp(fp, path)) {
+			json_incref(f);
+			json_decref(st);
+			return f;
+		}
+	}
+	fail_msg("xtap status does not list %s:\n%s", path, r.out);
+	return NULL;
+}
+
 /* ------------------------------------------------------------------------ */
 /* nginx and curl, both running on the system libssl before the agent       */
 
@@ -177,9 +206,18 @@ static void test_nginx_attached_at_start(void **state)
 	const char *att = strstr(log, attached_line(lib));
 
 	(void)state;
+	json_t *f;
+
 	if (!att || att > strstr(log, "xtap: ready:"))
 		fail_msg("%s was not attached before ready:\n%s", lib, e2e_tail(log, 3000));
 	assert_non_null(strstr(att, "openssl-dyn"));
+	/* and the operator sees it */
+	f = status_tls_file(lib);
+	assert_json_str(f, "state", "attached");
+	assert_json_str(f, "kind", "openssl-dyn");
+	assert_true(e2e_json_num(f, "probes", 0) >= 4);
+	assert_true(e2e_json_num(f, "users", 0) >= 1);
+	json_decref(f);
 }
 
 /* Three URLs on one kept-alive TLS connection: three segments, and curl's
@@ -474,6 +512,13 @@ static void test_static_stripped_reported_once(void **state)
 	second = e2e_peer_tls_static(cert, stripped_port, bin)->server_pid;
 	e2e_agent_wait_log(agent, e2e_fmt("tls: pid %d uses %s", second, bin), ATTACH_TIMEOUT);
 	assert_int_equal(e2e_agent_log_count(agent, skip), 1);
+	{
+		json_t *rep = status_tls_file(bin);
+
+		assert_json_str(rep, "state", "skipped");
+		assert_json_str_contains(rep, "detail", "stripped");
+		json_decref(rep);
+	}
 
 	/* its clients are still traced; it is not */
 	r = e2e_curl_tls(cert, e2e_https_url(stripped_port, "/x?t=stripped"), NULL);
