@@ -65,6 +65,7 @@ struct tproc {
 
 static struct tls_probes_config cfg;
 static bool started;
+static bool denied_reported; /* map_files refused us: said once */
 /* the report reads files[] from other threads */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct tfile files[TLS_FILES_MAX];
@@ -197,8 +198,18 @@ static int file_get(const struct maps_entry *e, pid_t pid, bool is_libssl, const
 	struct stat st;
 	int idx;
 
-	if (stat(open_path, &st))
-		return -1; /* the process is gone */
+	if (stat(open_path, &st)) {
+		/* proc(5): map_files takes CAP_SYS_ADMIN (or CAP_CHECKPOINT_RESTORE),
+		 * whatever ptrace access allows; uprobes need the former anyway */
+		if ((errno == EPERM || errno == EACCES) && !denied_reported) {
+			denied_reported = true;
+			xtap_ctr.tls_skipped++;
+			p_warn("tls: %s: %s: TLS libraries are not traced (this needs CAP_SYS_ADMIN; "
+			       "--no-tls turns TLS capture off)",
+			       open_path, strerror(errno));
+		}
+		return -1; /* else the process is gone */
+	}
 	id.size = (uint64_t)st.st_size;
 	id.mtime_ns = (uint64_t)st.st_mtim.tv_sec * 1000000000ull + (uint64_t)st.st_mtim.tv_nsec;
 	idx = file_find(&id);
@@ -429,6 +440,7 @@ int tls_probes_start(const struct tls_probes_config *c, uint64_t now_ns)
 	n_procs = n_due = 0;
 	last_liveness = now_ns;
 	started = true;
+	denied_reported = false;
 
 	d = opendir("/proc");
 	if (!d) {

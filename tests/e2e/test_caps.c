@@ -7,11 +7,16 @@
  * starts it (setpriv --bounding-set):
  *   enough   a request to a server that runs as full root, with more
  *            capabilities than the agent (as any other container's process
- *            has), gives a segment with metadata.xtap.exe
- *   needed   without CAP_BPF or CAP_PERFMON the programs do not load;
- *            without CAP_SYS_PTRACE the segment has no exe
+ *            has), gives a segment with metadata.xtap.exe; an HTTPS request
+ *            to a TLS server running before the agent, one with an https url
+ *   needed   without CAP_SYS_ADMIN the TLS libraries are not traced (the log
+ *            says so, no https segment) while plain HTTP still is; without
+ *            CAP_SYS_PTRACE the segment has no exe; without CAP_BPF or
+ *            CAP_PERFMON the programs do not load, in the set --no-tls
+ *            deployments use (CAP_SYS_ADMIN would stand in for both)
  *   tracefs  where tracefs is not mounted (a private mount namespace here)
- *            the list is not enough; with CAP_SYS_ADMIN xtap mounts it
+ *            the set without CAP_SYS_ADMIN is not enough; with it xtap
+ *            mounts tracefs
  */
 #include <errno.h>
 #include <limits.h>
@@ -20,7 +25,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "harness.h"
+#include "tls_peers.h"
 
 #define UNIT_FILE "deploy/ec2/xtap.service"
 #define CAPS_MAX 16
@@ -37,7 +42,7 @@ static const struct {
 };
 
 /* what xtap loses without the capability */
-enum loss { LOSS_LOAD, LOSS_EXE };
+enum loss { LOSS_LOAD, LOSS_EXE, LOSS_TLS };
 static const struct {
 	const char *cap;
 	enum loss loss;
@@ -45,7 +50,12 @@ static const struct {
 	{ "bpf", LOSS_LOAD },
 	{ "perfmon", LOSS_LOAD },
 	{ "sys_ptrace", LOSS_EXE },
+	{ "sys_admin", LOSS_TLS },
 };
+
+/* what the agent logs when it cannot look at other processes' libraries */
+#define TLS_DENIED "TLS libraries are not traced (this needs CAP_SYS_ADMIN"
+
 
 static char unit_caps[CAPS_MAX][32]; /* lower case, without "cap_" */
 static int n_unit_caps;
@@ -84,22 +94,18 @@ static int cap_bit(const char *name)
 	return -1;
 }
 
-/* The unit's capabilities without `drop`, plus `add` (either may be NULL),
+/* The unit's capabilities without `drop` and `drop2` (either may be NULL),
  * as setpriv's "+a,+b" and as a CapEff mask. */
-static const char *cap_set(const char *drop, const char *add, unsigned long long *mask)
+static const char *cap_set(const char *drop, const char *drop2, unsigned long long *mask)
 {
 	const char *list = "";
 
 	*mask = 0;
 	for (int i = 0; i < n_unit_caps; i++) {
-		if (drop && !strcmp(unit_caps[i], drop))
+		if ((drop && !strcmp(unit_caps[i], drop)) || (drop2 && !strcmp(unit_caps[i], drop2)))
 			continue;
 		list = e2e_fmt("%s,+%s", list, unit_caps[i]);
 		*mask |= 1ull << cap_bit(unit_caps[i]);
-	}
-	if (add) {
-		list = e2e_fmt("%s,+%s", list, add);
-		*mask |= 1ull << cap_bit(add);
 	}
 	return list;
 }
@@ -142,12 +148,13 @@ static const char *wrapper(const char *caps, bool no_tracefs)
 	return path;
 }
 
-/* e2e_agent_start through the wrapper, tracing one port */
-static struct e2e_agent *start_agent(const char *wrap, int port)
+/* e2e_agent_start through the wrapper, tracing port and port2 (0: none) */
+static struct e2e_agent *start_agent(const char *wrap, int port, int port2)
 {
 	const char *saved = getenv("XTAP_BIN");
 	char *keep = saved ? strdup(saved) : NULL;
-	const char *args[] = { "--port", e2e_fmt("%d", port), NULL };
+	const char *args[] = { "--port", e2e_fmt("%d", port), port2 ? "--port" : NULL,
+			       e2e_fmt("%d", port2), NULL };
 	struct e2e_agent_opts o = { .args = args };
 	struct e2e_agent *a;
 
@@ -185,6 +192,15 @@ static json_t *one_request(struct e2e_agent *a, struct e2e_peer *py, const char 
 	return json_array_get(e2e_agent_expect_docs(a, &f, 1, DOC_WAIT), 0);
 }
 
+/* One HTTPS GET to a TLS server (running as full root); curl must get 200. */
+static void one_https_request(const struct e2e_cert *c, struct e2e_peer *tls, const char *path)
+{
+	struct e2e_run r = e2e_curl_tls(c, e2e_https_url(tls->port, path), NULL);
+
+	if (r.status || strncmp(r.out, "200", 3))
+		fail_msg("curl https: exit %d, %s %s", r.status, r.out, r.err);
+}
+
 /* The agent through the wrapper, expected to stop at start-up with exit
  * code 1 and this message. */
 static void expect_start_failure(const char *wrap, const char *message)
@@ -210,7 +226,9 @@ static void test_unit_caps_are_enough(void **state)
 {
 	unsigned long long mask;
 	const char *caps;
-	struct e2e_peer *py;
+	const struct e2e_cert *c;
+	struct e2e_peer *py, *tls;
+	struct e2e_filter fs = { .type = "segment", .url_contains = "/ok?t=enough" };
 	struct e2e_agent *a;
 	json_t *d;
 
@@ -218,7 +236,10 @@ static void test_unit_caps_are_enough(void **state)
 	require_tools();
 	caps = cap_set(NULL, NULL, &mask);
 	py = e2e_peer_python();
-	a = start_agent(wrapper(caps, false), py->port);
+	/* before the agent: found by the scan at its start */
+	c = e2e_cert_new();
+	tls = e2e_peer_python_tls(c, 0, NULL);
+	a = start_agent(wrapper(caps, false), py->port, tls->port);
 	if (cap_eff(a->proc->pid) != mask)
 		fail_msg("the agent runs with CapEff %llx, not %llx (%s)", cap_eff(a->proc->pid),
 			 mask, caps);
@@ -227,6 +248,38 @@ static void test_unit_caps_are_enough(void **state)
 	assert_json_int(d, "http.response.status", 200);
 	assert_json_int(d, "metadata.xtap.pid", py->server_pid);
 	/* /proc/PID/exe of a process with more capabilities than the agent */
+	assert_json_str(d, "metadata.xtap.exe", e2e_proc_exe(py->server_pid));
+	if (strstr(e2e_agent_log(a), TLS_DENIED))
+		fail_msg("TLS not traced with the unit's capabilities:\n%s", e2e_agent_log(a));
+	e2e_agent_wait_log(a, "tls: attached ", DOC_WAIT);
+	one_https_request(c, tls, "/ok?t=enough");
+	d = json_array_get(e2e_agent_expect_docs(a, &fs, 1, DOC_WAIT), 0);
+	assert_json_str(d, "http.request.url", e2e_https_url(tls->port, "/ok?t=enough"));
+	assert_json_int(d, "http.response.status", 200);
+	assert_json_int(d, "metadata.xtap.pid", tls->server_pid);
+	assert_int_equal(e2e_agent_stop(a), 0);
+	e2e_agent_check_final(a);
+}
+
+/* Without CAP_SYS_ADMIN: the log says TLS is not traced, an HTTPS request
+ * gives nothing, and a plain one after it still gives its segment. */
+static void check_without_sys_admin(const char *caps, unsigned long long mask)
+{
+	const struct e2e_cert *c = e2e_cert_new();
+	struct e2e_peer *py = e2e_peer_python(), *tls = e2e_peer_python_tls(c, 0, NULL);
+	struct e2e_filter fs = { .url_contains = "https://" };
+	struct e2e_agent *a = start_agent(wrapper(caps, false), py->port, tls->port);
+	json_t *d;
+
+	if (cap_eff(a->proc->pid) != mask)
+		fail_msg("CapEff %llx, not %llx", cap_eff(a->proc->pid), mask);
+	e2e_agent_wait_log(a, TLS_DENIED, DOC_WAIT);
+	if (e2e_agent_log_count(a, "tls: attached "))
+		fail_msg("TLS attached without CAP_SYS_ADMIN:\n%s", e2e_agent_log(a));
+	e2e_agent_expect_final(a, &fs, 0);
+	one_https_request(c, tls, "/ok?t=no-sys-admin");
+	d = one_request(a, py, "no-sys_admin");
+	assert_json_int(d, "metadata.xtap.pid", py->server_pid);
 	assert_json_str(d, "metadata.xtap.exe", e2e_proc_exe(py->server_pid));
 	assert_int_equal(e2e_agent_stop(a), 0);
 	e2e_agent_check_final(a);
@@ -247,14 +300,17 @@ static void test_each_unit_cap_is_needed(void **state)
 		if (k == sizeof(needs) / sizeof(needs[0]))
 			fail_msg(UNIT_FILE " grants CAP_%s: say in needs[] what xtap loses without it",
 				 cap);
-		caps = cap_set(cap, NULL, &mask);
+		/* CAP_SYS_ADMIN passes every CAP_BPF and CAP_PERFMON check */
+		caps = cap_set(cap, needs[k].loss == LOSS_LOAD ? "sys_admin" : NULL, &mask);
 		printf("without cap_%s (%s)\n", cap, caps);
 		if (needs[k].loss == LOSS_LOAD) {
 			expect_start_failure(wrapper(caps, false),
 					     "load BPF programs: Operation not permitted");
+		} else if (needs[k].loss == LOSS_TLS) {
+			check_without_sys_admin(caps, mask);
 		} else {
 			struct e2e_peer *py = e2e_peer_python();
-			struct e2e_agent *a = start_agent(wrapper(caps, false), py->port);
+			struct e2e_agent *a = start_agent(wrapper(caps, false), py->port, 0);
 			json_t *d;
 
 			if (cap_eff(a->proc->pid) != mask)
@@ -277,10 +333,10 @@ static void test_tracefs_mount_needs_sys_admin(void **state)
 
 	(void)state;
 	require_tools();
-	caps = cap_set(NULL, NULL, &mask);
+	caps = cap_set("sys_admin", NULL, &mask);
 	expect_start_failure(wrapper(caps, true),
 			     "mount tracefs on /sys/kernel/tracing: Operation not permitted");
-	a = start_agent(wrapper(cap_set(NULL, "sys_admin", &mask), true), 1);
+	a = start_agent(wrapper(cap_set(NULL, NULL, &mask), true), 1, 0);
 	if (!strstr(e2e_agent_log(a), "mounted tracefs on /sys/kernel/tracing"))
 		fail_msg("the agent did not mount tracefs:\n%s", e2e_agent_log(a));
 	assert_int_equal(e2e_agent_stop(a), 0);
