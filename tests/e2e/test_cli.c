@@ -335,13 +335,16 @@ static void test_docs(void **state)
 		}
 		assert_int_equal(r.status, 0);
 		for (int i = 0; i < n; i++) {
-			const char *roff = e2e_fmt("\\-\\-%s", opts[i] + 2);
-			char *esc = (char *)roff;
+			char esc[160];
+			size_t k = 0;
 
 			/* the man page writes '-' as '\-' */
-			for (char *d = esc + 4; *d; d++)
-				if (*d == '-')
-					memmove(d + 1, d, strlen(d) + 1), *d++ = '\\';
+			for (const char *q = opts[i]; *q && k + 3 < sizeof(esc); q++) {
+				if (*q == '-')
+					esc[k++] = '\\';
+				esc[k++] = *q;
+			}
+			esc[k] = '\0';
 			if (!strstr(man, esc))
 				fail_msg("docs/xtap.8 does not document xtap %s %s", verbs[v], opts[i]);
 			if (!strstr(r.out, e2e_fmt("%s\n", opts[i])))
