@@ -357,6 +357,27 @@ static void test_rule_order(void **state)
 	sampler_destroy(s);
 }
 
+/* A Priority past an int sorts last, as the largest one would: it is not
+ * converted out of range (found by fuzz_sampling). */
+static void test_priority_out_of_range(void **state)
+{
+	struct sampler *s = mk(SAMPLING_CENTRALIZED, NULL);
+	char rule[64];
+
+	(void)state;
+	clk = T0;
+	rnd = 0.0;
+	assert_int_equal(sampler_load_rules(s, "{\"SamplingRuleRecords\":["
+					       "{\"SamplingRule\":{\"RuleName\":\"huge\","
+					       "\"Priority\":1e12,\"FixedRate\":1}},"
+					       "{\"SamplingRule\":{\"RuleName\":\"Default\","
+					       "\"Priority\":10000,\"FixedRate\":1}}]}"),
+			 0);
+	assert_true(decide(s, "svc", "h", "GET", "/", rule));
+	assert_string_equal(rule, "Default");
+	sampler_destroy(s);
+}
+
 static void test_match_fields(void **state)
 {
 	struct sampler *s = mk(SAMPLING_CENTRALIZED, NULL);
@@ -619,6 +640,7 @@ int main(void)
 		cmocka_unit_test(test_local_invalid),
 		cmocka_unit_test(test_centralized_needs_transport),
 		cmocka_unit_test(test_rule_order),
+		cmocka_unit_test(test_priority_out_of_range),
 		cmocka_unit_test(test_match_fields),
 		cmocka_unit_test(test_borrow_then_rate),
 		cmocka_unit_test(test_targets_quota_ttl),
