@@ -341,8 +341,11 @@ static int local_parse(struct sampler *s, const char *text, char *err, size_t er
 		goto out;
 	}
 	ver = json_object_get(root, "version");
-	version = json_is_integer(ver) ? (int)json_integer_value(ver) : 0;
-	if (version != 1 && version != 2) {
+	/* compared whole: 4294967297 is not version 1 */
+	version = json_is_integer(ver) && (json_integer_value(ver) == 1 || json_integer_value(ver) == 2)
+			  ? (int)json_integer_value(ver)
+			  : 0;
+	if (!version) {
 		snprintf(err, errlen, "\"version\" must be 1 or 2");
 		goto out;
 	}

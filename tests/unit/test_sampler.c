@@ -278,6 +278,8 @@ static void test_local_invalid(void **state)
 		{ "[]", "not a JSON object" },
 		{ "{\"default\":{\"fixed_target\":1,\"rate\":0.1}}", "\"version\" must be 1 or 2" },
 		{ "{\"version\":3,\"default\":{\"fixed_target\":1,\"rate\":0.1}}", "\"version\"" },
+		{ "{\"version\":4294967297,\"default\":{\"fixed_target\":1,\"rate\":0.1}}",
+		  "\"version\"" },
 		{ "{\"version\":2}", "\"default\" missing" },
 		{ "{\"version\":2,\"default\":{\"fixed_target\":1}}", "default: \"rate\"" },
 		{ "{\"version\":2,\"default\":{\"fixed_target\":-1,\"rate\":0.1}}",
