@@ -48,30 +48,47 @@ static bool is_tchar(uint8_t c)
 	       (c && strchr("!#$%&'*+-.^_`|~", c));
 }
 
-/* "HTTP/1." */
-static bool is_status_line(const uint8_t *l, size_t n)
+static bool is_digit(uint8_t c)
 {
-	return n >= 7 && !memcmp(l, "HTTP/1.", 7);
+	return c >= '0' && c <= '9';
 }
 
-/* "METHOD " (capitals, as http.c takes them) */
-static bool is_request_line(const uint8_t *l, size_t n)
+/* "HTTP/1.1 200": the line is shown, so it must be one, not body text that
+ * starts alike. */
+static bool is_status_line(const uint8_t *l, size_t n)
 {
-	size_t i = 0;
+	return n >= 12 && !memcmp(l, "HTTP/1.", 7) && is_digit(l[7]) && l[8] == ' ' &&
+	       is_digit(l[9]) && is_digit(l[10]) && is_digit(l[11]) && (n == 12 || l[12] == ' ');
+}
+
+/* "METHOD target HTTP/1.1", the method in capitals as http.c takes it, the
+ * target a path, "*", an absolute URL or CONNECT's authority; complete:
+ * the line's end was seen, so its version must be there too. */
+static bool is_request_line(const uint8_t *l, size_t n, bool complete)
+{
+	const uint8_t *t;
+	size_t i = 0, tn;
 
 	while (i < n && i < HTTP_METHOD_MAX - 1 && l[i] >= 'A' && l[i] <= 'Z')
 		i++;
-	return i && i < n && l[i] == ' ';
+	if (!i || i >= n || l[i] != ' ')
+		return false;
+	t = l + i + 1;
+	tn = n - i - 1;
+	if (!tn || !(t[0] == '/' || t[0] == '*' || (tn >= 4 && !memcmp(t, "http", 4)) ||
+		     (i == 7 && !memcmp(l, "CONNECT", 7))))
+		return false;
+	return !complete || (tn >= 10 && !memcmp(l + n - 9, " HTTP/1.", 8) && is_digit(l[n - 1]));
 }
 
-static void mask_line(uint8_t *l, size_t n, bool query)
+static void mask_line(uint8_t *l, size_t n, bool complete, bool query)
 {
 	const uint8_t *colon = memchr(l, ':', n);
 	size_t name = colon ? (size_t)(colon - l) : 0, i;
 
 	if (!n || is_status_line(l, n))
 		return;
-	if (is_request_line(l, n)) {
+	if (is_request_line(l, n, complete)) {
 		if (query)
 			mask_query(l, n);
 		return;
@@ -98,7 +115,7 @@ void redact_head_bytes(uint8_t *p, size_t n, bool query)
 
 		if (le > i && p[le - 1] == '\r')
 			le--;
-		mask_line(p + i, le - i, query);
+		mask_line(p + i, le - i, lf != NULL, query);
 		i = e + 1;
 	}
 }

@@ -115,6 +115,17 @@ static void test_head_pieces(void **state)
 			    "GET / HTTP/1.1\r\n********");
 	/* an obs-fold continuation line */
 	assert_string_equal(masked("X-Token: a\r\n  b\r\n", false), "X-Token:**\r\n***\r\n");
+	/* body text that starts like a request or status line is no such line */
+	assert_string_equal(masked("ABC def\nHTTP/1.1 is fine\nGET /x HTTP/1.1\n", false),
+			    "*******\n****************\nGET /x HTTP/1.1\n");
+	assert_string_equal(masked("PUT /a/b\nPOST x HTTP/1.1\n", false),
+			    "********\n***************\n");
+	/* a request line cut by the capture is one as far as it goes */
+	assert_string_equal(masked("GET /api/v1/orders?id=42", true), "GET /api/v1/orders?id=**");
+	assert_string_equal(masked("CONNECT example.com:443 HTTP/1.1\r\n", false),
+			    "CONNECT example.com:443 HTTP/1.1\r\n");
+	assert_string_equal(masked("HTTP/1.0 404 File not found\r\n", false),
+			    "HTTP/1.0 404 File not found\r\n");
 	assert_string_equal(masked("", false), "");
 	assert_string_equal(masked("\r\n\r\n", false), "\r\n\r\n");
 }
