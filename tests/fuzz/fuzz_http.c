@@ -15,12 +15,17 @@
  *                 captured tail of the gap, not head bytes
  *   ctl bit 3     the direction's stream is finished after the feed (a
  *                 close, or the peer starting a new exchange)
- * A seed is printf-able: "\x01" "\x00GET / HTTP/1.1\r\n\r\n" "\xff" "\x01HTTP/1.1 ...". */
+ * A seed is printf-able: "\x01" "\x00GET / HTTP/1.1\r\n\r\n" "\xff" "\x01HTTP/1.1 ...".
+ *
+ * What xtap shows of the same bytes goes through agent/redact.c: each
+ * record's bytes as `xtap trace --raw` masks them, each target as
+ * --redact-query writes it. */
 #include <stdbool.h>
 #include <string.h>
 
 #include "fuzz.h"
 #include "http.h"
+#include "redact.h"
 
 #define SEP 0xff
 #define TAIL_MAX 16
@@ -52,6 +57,39 @@ static void check_msg(const struct http_msg *m)
 	}
 }
 
+static size_t count(const char *s, char c)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		n += *s == c;
+	return n;
+}
+
+/* Only values go: the path, and each key with its '=', stay. */
+static void check_redact_query(const char *target)
+{
+	char t[HTTP_TARGET_MAX];
+	const char *q = strchr(target, '?'), *p;
+
+	strcpy(t, target);
+	redact_query(t);
+	if (!q) {
+		FUZZ_CHECK(!strcmp(t, target));
+		return;
+	}
+	FUZZ_CHECK(!strncmp(t, target, (size_t)(q - target) + 1));
+	FUZZ_CHECK(count(t, '&') == count(target, '&'));
+	for (p = t + (q - target) + 1; *p;) {
+		const char *amp = strchr(p, '&');
+		size_t len = amp ? (size_t)(amp - p) : strlen(p);
+		const char *eq = memchr(p, '=', len);
+
+		FUZZ_CHECK(!eq || eq == p + len - 1);
+		p += len + (amp != NULL);
+	}
+}
+
 static bool on_head(void *ctx, const struct http_msg *m)
 {
 	struct conn *c = ctx;
@@ -59,6 +97,7 @@ static bool on_head(void *ctx, const struct http_msg *m)
 
 	check_msg(m);
 	if (m->is_request) {
+		check_redact_query(m->target);
 		if (c->q_len == 8) {
 			c->q_head = (c->q_head + 1) % 8;
 			c->q_len--;
@@ -98,6 +137,20 @@ static const struct http_stream_ops ops = {
 	.on_error = on_error,
 };
 
+/* Masking changes bytes to '*' and nothing else. */
+static void check_redact_bytes(const uint8_t *p, size_t n, bool query)
+{
+	uint8_t *b = malloc(n ? n : 1);
+
+	FUZZ_CHECK(b);
+	if (n)
+		memcpy(b, p, n);
+	redact_head_bytes(b, n, query);
+	for (size_t i = 0; i < n; i++)
+		FUZZ_CHECK(b[i] == p[i] || b[i] == '*');
+	free(b);
+}
+
 static void feed(struct conn *c, const uint8_t *rec, size_t n)
 {
 	struct http_stream *s;
@@ -126,6 +179,7 @@ static void feed(struct conn *c, const uint8_t *rec, size_t n)
 		if (!gap)
 			gap = 1;
 	}
+	check_redact_bytes(rec, cap, ctl & 0x10);
 	if (tail_len)
 		FUZZ_CHECK(!http_stream_feed_tail(s, rec, cap, cap + gap, tail, tail_len, c->ts, &ops,
 						  c));
