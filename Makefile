@@ -162,6 +162,7 @@ clean:
 	$(call msg,CLEAN,build)
 	$(Q)rm -rf build
 
-include tests/fuzz/fuzz.mk
+# optional: a build from the sources alone (deploy/Dockerfile) has no tests/
+-include tests/fuzz/fuzz.mk
 
 -include $(wildcard $(OUTPUT)/agent/*.d $(OUTPUT)/tests/*.d)
