@@ -5,6 +5,7 @@
 #   make check      build and run the tests, installing nothing
 #   make asan       the agent and tests with ASan + UBSan (build/asan/)
 #   make bpf-arm64  the BPF objects for arm64, to prove they compile
+#   make fuzz       run each libFuzzer harness for FUZZ_SECONDS (tests/fuzz/fuzz.mk)
 #   make vmlinux    regenerate vmlinux/x86/vmlinux.h from the running kernel
 #   make install    xtap, its man page and bash completion under DESTDIR/PREFIX
 
@@ -160,5 +161,8 @@ $(OUTPUT)/bpf $(OUTPUT)/arm64 $(OUTPUT)/agent $(OUTPUT)/tests:
 clean:
 	$(call msg,CLEAN,build)
 	$(Q)rm -rf build
+
+# optional: a build from the sources alone (deploy/Dockerfile) has no tests/
+-include tests/fuzz/fuzz.mk
 
 -include $(wildcard $(OUTPUT)/agent/*.d $(OUTPUT)/tests/*.d)

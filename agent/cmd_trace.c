@@ -16,6 +16,7 @@
 #include "k8s_meta.h"
 #include "k8s_watch.h"
 #include "log.h"
+#include "redact.h"
 #include "trace_fmt.h"
 
 /* --raw --comm: the last processes' names, looked up in /proc once each */
@@ -27,6 +28,7 @@ struct trace_ctx_ {
 	long count; /* stop after this many lines; 0: never */
 	long shown;
 	bool failed; /* stdout went away */
+	bool redact_query; /* --redact-query */
 	struct {
 		uint32_t tgid;
 		char comm[XTAP_COMM_LEN];
@@ -57,7 +59,9 @@ static void usage(FILE *f)
 		"                           API, as for xtap run: see the options below)\n"
 		"Output:\n"
 		"      --raw                the capture records themselves (open, data, close, exit),\n"
-		"                           for debugging; takes --pid, --port and --comm only\n"
+		"                           for debugging, bytes other than HTTP framing masked;\n"
+		"                           takes --pid, --port, --comm and --redact-query only\n"
+		"      --redact-query       show query strings without their values (?q=&page=)\n"
 		"  -c, --count N            stop after N lines\n"
 		"      --capture-bytes N    bytes of each message head copied (64..%d, default %d)\n"
 		"      --ring-buffer-mb N   ring buffer size in MiB, a power of two (1..256, default 8)\n"
@@ -102,6 +106,8 @@ static void on_txn(struct xtap_txn *t, void *ctx)
 	k8s_meta_fill(t);
 	if (!trace_match(&tc->f, t))
 		return;
+	if (tc->redact_query)
+		redact_query(t->target);
 	if (tc->o.json) {
 		emit_done(tc, cli_print_json(&tc->o, trace_txn_json(t)));
 		return;
@@ -147,13 +153,13 @@ static void on_raw(const void *rec, size_t size, void *ctx)
 			return;
 	}
 	if (tc->o.json) {
-		json_t *v = trace_record_json(rec, size);
+		json_t *v = trace_record_json(rec, size, tc->redact_query);
 
 		if (v)
 			emit_done(tc, cli_print_json(&tc->o, v));
 		return;
 	}
-	if (!trace_record_line(rec, size, line, sizeof(line)))
+	if (!trace_record_line(rec, size, tc->redact_query, line, sizeof(line)))
 		emit_done(tc, print_line(line));
 }
 
@@ -170,6 +176,7 @@ enum {
 	OPT_POD,
 	OPT_NAMESPACE,
 	OPT_RAW,
+	OPT_REDACT_QUERY,
 	OPT_K8S, /* and the K8S_OPTS_N - 1 values after it */
 };
 
@@ -184,6 +191,7 @@ int do_trace(int argc, char **argv)
 		{ "pod", required_argument, NULL, OPT_POD },
 		{ "namespace", required_argument, NULL, OPT_NAMESPACE },
 		{ "raw", no_argument, NULL, OPT_RAW },
+		{ "redact-query", no_argument, NULL, OPT_REDACT_QUERY },
 		{ "count", required_argument, NULL, 'c' },
 		{ "capture-bytes", required_argument, NULL, OPT_CAP },
 		{ "ring-buffer-mb", required_argument, NULL, OPT_RB },
@@ -249,6 +257,9 @@ int do_trace(int argc, char **argv)
 			break;
 		case OPT_RAW:
 			raw = true;
+			break;
+		case OPT_REDACT_QUERY:
+			tc.redact_query = true;
 			break;
 		case 'c':
 			if (parse_long(optarg, 1, LONG_MAX, &tc.count)) {

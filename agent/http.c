@@ -297,6 +297,23 @@ static const struct {
 };
 #undef KEPT
 
+/* Fields parse_header reads besides the kept ones: they frame the message. */
+static const char *const framing[] = { "content-length", "transfer-encoding", "connection",
+				       "expect" };
+
+bool http_field_read(const char *name, size_t n)
+{
+	const uint8_t *u = (const uint8_t *)name;
+
+	for (size_t k = 0; k < sizeof(kept) / sizeof(kept[0]); k++)
+		if (ieq(u, n, kept[k].name))
+			return true;
+	for (size_t k = 0; k < sizeof(framing) / sizeof(framing[0]); k++)
+		if (ieq(u, n, framing[k]))
+			return true;
+	return false;
+}
+
 static int parse_header(const uint8_t *l, size_t ll, struct http_msg *m, struct hdr_state *st)
 {
 	const uint8_t *colon, *v, *e;

@@ -138,6 +138,10 @@ int http_stream_feed_tail(struct http_stream *s, const uint8_t *data, size_t cap
 void http_stream_finish(struct http_stream *s, const struct http_stream_ops *ops, void *ctx);
 /* True when a message is in progress (head or body). */
 bool http_stream_busy(const struct http_stream *s);
+/* Is the header field name[0..n) (any case) one the parser reads: a field
+ * of struct http_msg, or one that frames the message? Every other field,
+ * Authorization and Cookie among them, is skipped unread. */
+bool http_field_read(const char *name, size_t n);
 /* Bytes of head buffers in use across all streams (for metrics). */
 size_t http_head_bytes_in_use(void);
 

@@ -178,6 +178,9 @@ out:
 
 static int line_append(struct k8s_sync *s, const char *p, size_t n)
 {
+	/* a newline first in a stream: no buffer yet, and nothing to add */
+	if (!n)
+		return 0;
 	if (s->len + n > K8S_EVENT_MAX)
 		return -EMSGSIZE;
 	if (s->len + n > s->cap) {

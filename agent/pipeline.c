@@ -5,6 +5,7 @@
 #include "counters.h"
 #include "k8s_meta.h"
 #include "pipeline.h"
+#include "redact.h"
 
 void pipeline_head(struct xtap_txn *t, void *ctx)
 {
@@ -75,6 +76,9 @@ void pipeline_emit(struct xtap_txn *t, void *ctx)
 	} else {
 		segment_trace_ctx(t, &tc);
 	}
+	/* after sampling, which matched rules on the whole target */
+	if (pl->redact_query)
+		redact_query(t->target);
 	seg = pl->seg;
 	seg.rule_name = t->rule_name;
 	n = segment_write(t, &tc, &seg, doc, sizeof(doc), id);

@@ -3,6 +3,7 @@
 #ifndef XTAP_PIPELINE_H
 #define XTAP_PIPELINE_H
 
+#include <stdbool.h>
 #include "exporter.h"
 #include "recent.h"
 #include "sampling.h"
@@ -20,6 +21,8 @@ struct pipeline {
 	struct sampler *sampler;
 	/* The last documents, for the metrics endpoint; NULL: none kept. */
 	struct recent *recent;
+	/* --redact-query: documents carry query keys, not values (redact.h). */
+	bool redact_query;
 };
 
 /* txn_head_fn for conn_table_init: the trace header's Sampled=1/0, else

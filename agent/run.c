@@ -70,6 +70,7 @@ static void usage(FILE *f)
 		"                           $AWS_ENDPOINT_URL, else https://xray.REGION.amazonaws.com);\n"
 		"                           without credentials requests go unsigned (a signing proxy)\n"
 		"  -n, --name NAME          segment name (default: $AWS_XRAY_TRACING_NAME, else the process name)\n"
+		"      --redact-query       query strings in segments without their values (?q=&page=)\n"
 		"Sampling (requests whose trace header says Sampled=1 or 0 are never resampled):\n"
 		"      --sampling MODE      off: emit every request; local: the rules file, else 1 req/s + 5%%;\n"
 		"                           centralized: X-Ray sampling rules (through the X-Ray API when\n"
@@ -161,6 +162,7 @@ enum {
 	OPT_METRICS,
 	OPT_CONFIG,
 	OPT_NO_TLS,
+	OPT_REDACT_QUERY,
 };
 
 /* The rules file, NUL-terminated and malloc'd, or NULL (reported). */
@@ -236,6 +238,7 @@ int do_run(int argc, char **argv)
 		{ "metrics-address", required_argument, NULL, OPT_METRICS },
 		{ "config", required_argument, NULL, OPT_CONFIG },
 		{ "no-tls", no_argument, NULL, OPT_NO_TLS },
+		{ "redact-query", no_argument, NULL, OPT_REDACT_QUERY },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -335,6 +338,9 @@ int do_run(int argc, char **argv)
 			break;
 		case OPT_NO_STDOUT:
 			ec.to_stdout = false;
+			break;
+		case OPT_REDACT_QUERY:
+			pl.redact_query = true;
 			break;
 		case 'o':
 			ec.file = optarg;

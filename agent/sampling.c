@@ -3,6 +3,7 @@
  * reservoir.js, rule_cache.js and local_sampler.js (the X-Ray API reference). */
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -340,8 +341,11 @@ static int local_parse(struct sampler *s, const char *text, char *err, size_t er
 		goto out;
 	}
 	ver = json_object_get(root, "version");
-	version = json_is_integer(ver) ? (int)json_integer_value(ver) : 0;
-	if (version != 1 && version != 2) {
+	/* compared whole: 4294967297 is not version 1 */
+	version = json_is_integer(ver) && (json_integer_value(ver) == 1 || json_integer_value(ver) == 2)
+			  ? (int)json_integer_value(ver)
+			  : 0;
+	if (!version) {
 		snprintf(err, errlen, "\"version\" must be 1 or 2");
 		goto out;
 	}
@@ -433,7 +437,10 @@ static bool central_rule(json_t *sr, struct srule *r)
 	    !json_is_number(json_object_get(sr, "Priority")))
 		return false;
 	r->rate = json_number_value(json_object_get(sr, "FixedRate"));
-	r->priority = (int)json_number_value(json_object_get(sr, "Priority"));
+	/* the API allows 1..9999; anything past an int sorts at its end,
+	 * rather than being converted out of range (undefined) */
+	r->priority = (int)clampd(json_number_value(json_object_get(sr, "Priority")), INT_MIN,
+				  INT_MAX);
 	r->reservoir = (uint32_t)clampd(json_number_value(json_object_get(sr, "ReservoirSize")), 0, UINT32_MAX);
 	for (k = 0; k < 5; k++)
 		if (copy_field(dsts[k], str_or(sr, keys[k], "*")))

@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include "cli.h"
 #include "clock.h"
+#include "redact.h"
 #include "segment.h"
 #include "trace_fmt.h"
 
@@ -258,17 +259,22 @@ static void open_strs(const struct xtap_conn_event *e, char l[INET6_ADDRSTRLEN +
 	token(comm, XTAP_COMM_LEN, e->comm, sizeof(e->comm));
 }
 
-/* the captured bytes as C-style escaped text, at most RAW_PREVIEW of them */
-static void preview(const struct xtap_data_event *e, size_t size, char *buf, size_t cap)
+/* the captured bytes as C-style escaped text, at most RAW_PREVIEW of them,
+ * credentials and payload masked (redact.h) */
+static void preview(const struct xtap_data_event *e, size_t size, bool query, char *buf,
+		    size_t cap)
 {
 	size_t n = e->cap_len, o = 0;
+	uint8_t shown[RAW_PREVIEW];
 
 	if (n > size - offsetof(struct xtap_data_event, data))
 		n = size - offsetof(struct xtap_data_event, data);
 	if (n > RAW_PREVIEW)
 		n = RAW_PREVIEW;
+	memcpy(shown, e->data, n);
+	redact_head_bytes(shown, n, query);
 	for (size_t i = 0; i < n && o + 5 < cap; i++) {
-		unsigned char ch = e->data[i];
+		unsigned char ch = shown[i];
 
 		if (ch == '\r' || ch == '\n') {
 			buf[o++] = '\\';
@@ -282,7 +288,7 @@ static void preview(const struct xtap_data_event *e, size_t size, char *buf, siz
 	buf[o] = '\0';
 }
 
-json_t *trace_record_json(const void *rec, size_t size)
+json_t *trace_record_json(const void *rec, size_t size, bool redact_query)
 {
 	const struct xtap_ev_hdr *h = rec;
 	json_t *o;
@@ -301,7 +307,7 @@ json_t *trace_record_json(const void *rec, size_t size)
 		const struct xtap_data_event *e = rec;
 		char buf[RAW_PREVIEW * 4 + 1];
 
-		preview(e, size, buf, sizeof(buf));
+		preview(e, size, redact_query, buf, sizeof(buf));
 		json_object_set_new(o, "dir", json_string(h->dir == XTAP_DIR_OUT ? "out" : "in"));
 		json_object_set_new(o, "syscall", json_string(NAME(sys_names, h->sys)));
 		json_object_set_new(o, "len", json_integer((json_int_t)e->len));
@@ -321,7 +327,7 @@ json_t *trace_record_json(const void *rec, size_t size)
 	return o;
 }
 
-int trace_record_line(const void *rec, size_t size, char *buf, size_t cap)
+int trace_record_line(const void *rec, size_t size, bool redact_query, char *buf, size_t cap)
 {
 	const struct xtap_ev_hdr *h = rec;
 	char when[32];
@@ -339,7 +345,7 @@ int trace_record_line(const void *rec, size_t size, char *buf, size_t cap)
 		const struct xtap_data_event *e = rec;
 		char data[RAW_PREVIEW * 4 + 1];
 
-		preview(e, size, data, sizeof(data));
+		preview(e, size, redact_query, data, sizeof(data));
 		snprintf(buf + n, cap - (size_t)n, " %s %s len=%llu cap=%u tail=%u \"%s\"",
 			 h->dir == XTAP_DIR_OUT ? "out" : "in", NAME(sys_names, h->sys),
 			 (unsigned long long)e->len, e->cap_len, e->tail_len, data);

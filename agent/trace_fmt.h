@@ -33,10 +33,12 @@ struct json_t;
 /* The same fields and a few more, as a new JSON object. */
 struct json_t *trace_txn_json(const struct xtap_txn *t);
 /* A capture record (include/xtap.h) as a new JSON object, or NULL for a
- * record too short for its type. */
-struct json_t *trace_record_json(const void *rec, size_t size);
+ * record too short for its type. A data record shows its first bytes with
+ * all but HTTP framing masked (redact_head_bytes), query values too with
+ * redact_query. */
+struct json_t *trace_record_json(const void *rec, size_t size, bool redact_query);
 #define TRACE_RAW_LINE_MAX 640
 /* The same as one text line (at most TRACE_RAW_LINE_MAX); -EINVAL for a record too short for its type. */
-int trace_record_line(const void *rec, size_t size, char *buf, size_t cap);
+int trace_record_line(const void *rec, size_t size, bool redact_query, char *buf, size_t cap);
 
 #endif /* XTAP_TRACE_FMT_H */

@@ -9,9 +9,10 @@ build_pkgs=(make gcc git clang llvm pkg-config bpftool libbpf-dev libelf-dev zli
 # yamllint, shellcheck, systemd (systemd-analyze): tests/deploy/run's checks
 # bash-completion, groff-base: test_cli checks the completion and the man page
 # valgrind: test_valgrind; libssl-dev: test_tls links a static OpenSSL server
+# libclang-rt-dev: libFuzzer for make fuzz (clang only recommends it)
 test_pkgs=(libcmocka-dev nginx python3 golang-go curl iproute2 procps openssl bash-completion
 	groff-base yamllint shellcheck systemd valgrind
-	libssl-dev)
+	libssl-dev libclang-rt-dev)
 # tools that may already come from elsewhere (a node from nodesource, a Go tarball)
 declare -A test_cmds=([node]=nodejs [npm]=npm [go]=golang-go [curl]=curl)
 

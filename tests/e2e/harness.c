@@ -959,6 +959,34 @@ const char *e2e_xtap_bin(void)
 	return b;
 }
 
+struct e2e_proc *e2e_trace_start(const char *const *args)
+{
+	const char *argv[64];
+	struct e2e_spawn_opts so = { .argv = argv, .split_stderr = true };
+	struct e2e_proc *p;
+	size_t n = 0;
+	double end = e2e_mono() + 30;
+
+	argv[n++] = e2e_xtap_bin();
+	argv[n++] = "trace";
+	for (; *args && n < 63; args++)
+		argv[n++] = *args;
+	argv[n] = NULL;
+	p = e2e_spawn(&so);
+	for (int i = 0; i < 3000; i++) {
+		if (strstr(e2e_proc_err(p), "xtap: tracing: "))
+			return p;
+		if (!e2e_proc_alive(p))
+			fail_msg("xtap trace exited (%d) before attaching:\n%s", p->status,
+				 e2e_proc_err(p));
+		if (e2e_mono() > end)
+			break;
+		e2e_sleep(0.05);
+	}
+	fail_msg("xtap trace not attached after 30 s:\n%s", e2e_proc_err(p));
+	return NULL;
+}
+
 static bool has_arg(const char *const *args, const char *a)
 {
 	for (; args && *args; args++)

@@ -205,6 +205,11 @@ int e2e_free_port(void);
  * where the tests run). Fails if it is not executable. */
 const char *e2e_xtap_bin(void);
 
+/* Spawn `xtap trace ARGS` (NULL-terminated; stderr apart from stdout) and
+ * wait up to 30 s for its programs to be attached ("xtap: tracing:");
+ * fails with its log if it exits first. Scope-owned. */
+struct e2e_proc *e2e_trace_start(const char *const *args);
+
 struct e2e_udp;
 
 struct e2e_agent {

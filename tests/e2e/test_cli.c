@@ -71,36 +71,7 @@ static void assert_error(struct e2e_run r, int code, const char *what)
 			 what, r.status, r.err);
 }
 
-/* Spawn `xtap trace ARGS`, wait until its programs are attached. */
-static struct e2e_proc *trace_startv(const char *const *args)
-{
-	const char *argv[64];
-	struct e2e_spawn_opts so = { .argv = argv, .split_stderr = true };
-	struct e2e_proc *p;
-	size_t n = 0;
-	double end = e2e_mono() + 30;
-
-	argv[n++] = e2e_xtap_bin();
-	argv[n++] = "trace";
-	for (; *args && n < 63; args++)
-		argv[n++] = *args;
-	argv[n] = NULL;
-	p = e2e_spawn(&so);
-	for (int i = 0; i < 3000; i++) {
-		if (strstr(e2e_proc_err(p), "xtap: tracing: "))
-			return p;
-		if (!e2e_proc_alive(p))
-			fail_msg("xtap trace exited (%d) before attaching:\n%s", p->status,
-				 e2e_proc_err(p));
-		if (e2e_mono() > end)
-			break;
-		e2e_sleep(0.05);
-	}
-	fail_msg("xtap trace not attached after 30 s:\n%s", e2e_proc_err(p));
-	return NULL;
-}
-
-#define TRACE(...) trace_startv((const char *const[]){ __VA_ARGS__, NULL })
+#define TRACE(...) e2e_trace_start((const char *const[]){ __VA_ARGS__, NULL })
 
 /* Wait for trace to exit on its own (-c), 0; its stdout. */
 static const char *trace_wait(struct e2e_proc *p)

@@ -278,6 +278,8 @@ static void test_local_invalid(void **state)
 		{ "[]", "not a JSON object" },
 		{ "{\"default\":{\"fixed_target\":1,\"rate\":0.1}}", "\"version\" must be 1 or 2" },
 		{ "{\"version\":3,\"default\":{\"fixed_target\":1,\"rate\":0.1}}", "\"version\"" },
+		{ "{\"version\":4294967297,\"default\":{\"fixed_target\":1,\"rate\":0.1}}",
+		  "\"version\"" },
 		{ "{\"version\":2}", "\"default\" missing" },
 		{ "{\"version\":2,\"default\":{\"fixed_target\":1}}", "default: \"rate\"" },
 		{ "{\"version\":2,\"default\":{\"fixed_target\":-1,\"rate\":0.1}}",
@@ -353,6 +355,27 @@ static void test_rule_order(void **state)
 	assert_true(decide(s, "svc", "h", "GET", "/api/x", rule));
 	assert_string_equal(rule, "alpha");
 	assert_true(decide(s, "svc", "h", "GET", "/other", rule));
+	assert_string_equal(rule, "Default");
+	sampler_destroy(s);
+}
+
+/* A Priority past an int sorts last, as the largest one would: it is not
+ * converted out of range (found by fuzz_sampling). */
+static void test_priority_out_of_range(void **state)
+{
+	struct sampler *s = mk(SAMPLING_CENTRALIZED, NULL);
+	char rule[64];
+
+	(void)state;
+	clk = T0;
+	rnd = 0.0;
+	assert_int_equal(sampler_load_rules(s, "{\"SamplingRuleRecords\":["
+					       "{\"SamplingRule\":{\"RuleName\":\"huge\","
+					       "\"Priority\":1e12,\"FixedRate\":1}},"
+					       "{\"SamplingRule\":{\"RuleName\":\"Default\","
+					       "\"Priority\":10000,\"FixedRate\":1}}]}"),
+			 0);
+	assert_true(decide(s, "svc", "h", "GET", "/", rule));
 	assert_string_equal(rule, "Default");
 	sampler_destroy(s);
 }
@@ -619,6 +642,7 @@ int main(void)
 		cmocka_unit_test(test_local_invalid),
 		cmocka_unit_test(test_centralized_needs_transport),
 		cmocka_unit_test(test_rule_order),
+		cmocka_unit_test(test_priority_out_of_range),
 		cmocka_unit_test(test_match_fields),
 		cmocka_unit_test(test_borrow_then_rate),
 		cmocka_unit_test(test_targets_quota_ttl),

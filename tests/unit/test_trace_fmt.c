@@ -251,11 +251,13 @@ static void test_records(void **state)
 	d.len = 500;
 	d.cap_len = sizeof(req) - 1;
 	memcpy(d.data, req, d.cap_len);
-	assert_int_equal(trace_record_line(&d, XTAP_DATA_EV_SIZE(d.cap_len), line, sizeof(line)), 0);
+	assert_int_equal(trace_record_line(&d, XTAP_DATA_EV_SIZE(d.cap_len), false, line,
+					   sizeof(line)),
+			 0);
 	assert_non_null(strstr(line, " data  pid=7 "));
 	assert_non_null(strstr(line, " conn=10 role=server in recvfrom len=500 cap=30 "));
 	assert_non_null(strstr(line, "\"GET /x HTTP/1.1\\r\\nHost: a\\x22b\\r\\n\\r\\n\""));
-	o = trace_record_json(&d, XTAP_DATA_EV_SIZE(d.cap_len));
+	o = trace_record_json(&d, XTAP_DATA_EV_SIZE(d.cap_len), false);
 	assert_string_equal(json_string_value(json_object_get(o, "type")), "data");
 	assert_string_equal(json_string_value(json_object_get(o, "syscall")), "recvfrom");
 	assert_int_equal(json_integer_value(json_object_get(o, "len")), 500);
@@ -263,12 +265,12 @@ static void test_records(void **state)
 	json_decref(o);
 	/* cap_len larger than the record: only what is there is shown */
 	d.cap_len = 4000;
-	assert_int_equal(trace_record_line(&d, XTAP_DATA_EV_SIZE(5), line, sizeof(line)), 0);
+	assert_int_equal(trace_record_line(&d, XTAP_DATA_EV_SIZE(5), false, line, sizeof(line)), 0);
 	assert_non_null(strstr(line, "\"GET /\""));
 	/* too short for its type */
-	assert_int_equal(trace_record_line(&d, 40, line, sizeof(line)), -EINVAL);
-	assert_null(trace_record_json(&d, 40));
-	assert_null(trace_record_json(&d, 8));
+	assert_int_equal(trace_record_line(&d, 40, false, line, sizeof(line)), -EINVAL);
+	assert_null(trace_record_json(&d, 40, false));
+	assert_null(trace_record_json(&d, 8, false));
 
 	c.hdr.type = XTAP_EV_OPEN;
 	c.hdr.role = XTAP_ROLE_CLIENT;
@@ -277,11 +279,11 @@ static void test_records(void **state)
 	c.addr.rport = 2;
 	c.addr.laddr[15] = c.addr.raddr[15] = 1;
 	memcpy(c.comm, "my app", 7);
-	assert_int_equal(trace_record_line(&c, sizeof(c), line, sizeof(line)), 0);
+	assert_int_equal(trace_record_line(&c, sizeof(c), false, line, sizeof(line)), 0);
 	assert_non_null(strstr(line, "comm=my?app local=[::1]:1 peer=[::1]:2"));
-	assert_int_equal(trace_record_line(&c, sizeof(c) - 1, line, sizeof(line)), -EINVAL);
+	assert_int_equal(trace_record_line(&c, sizeof(c) - 1, false, line, sizeof(line)), -EINVAL);
 	c.hdr.type = 99;
-	o = trace_record_json(&c, sizeof(c));
+	o = trace_record_json(&c, sizeof(c), false);
 	assert_string_equal(json_string_value(json_object_get(o, "type")), "?");
 	json_decref(o);
 }
