@@ -781,20 +781,22 @@ struct e2e_run e2e_curlv(const char *const *args)
 	return e2e_run_cmd(&o, 20.0);
 }
 
+size_t e2e_args_from(const char **args, size_t cap, size_t n, const char *first, va_list ap)
+{
+	for (const char *a = first; a && n + 1 < cap; a = va_arg(ap, const char *))
+		args[n++] = a;
+	args[n] = NULL;
+	return n;
+}
+
 struct e2e_run e2e_curl(const char *arg, ...)
 {
 	const char *args[64];
-	size_t n = 0;
 	va_list ap;
 
 	va_start(ap, arg);
-	for (const char *a = arg; a; a = va_arg(ap, const char *)) {
-		if (n + 1 >= sizeof(args) / sizeof(args[0]))
-			break;
-		args[n++] = a;
-	}
+	e2e_args_from(args, sizeof(args) / sizeof(args[0]), 0, arg, ap);
 	va_end(ap);
-	args[n] = NULL;
 	return e2e_curlv(args);
 }
 
@@ -1116,17 +1118,11 @@ struct e2e_agent *e2e_agent_startl(const char *arg, ...)
 {
 	const char *args[128];
 	struct e2e_agent_opts o = { .args = args };
-	size_t n = 0;
 	va_list ap;
 
 	va_start(ap, arg);
-	for (const char *s = arg; s; s = va_arg(ap, const char *)) {
-		if (n + 1 >= sizeof(args) / sizeof(args[0]))
-			break;
-		args[n++] = s;
-	}
+	e2e_args_from(args, sizeof(args) / sizeof(args[0]), 0, arg, ap);
 	va_end(ap);
-	args[n] = NULL;
 	return e2e_agent_start(&o);
 }
 

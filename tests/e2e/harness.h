@@ -102,6 +102,10 @@ const char *e2e_require_bin(const char *name);
 
 /* n zeroed bytes, scope-owned (aborts when memory is out). */
 void *e2e_alloc(size_t n);
+/* Append first and the NULL-terminated va_list after it to args[n..], up
+ * to cap - 1 entries in all (the rest are dropped), NULL-terminate; returns
+ * the count. For the variadic wrappers of argv functions. */
+size_t e2e_args_from(const char **args, size_t cap, size_t n, const char *first, va_list ap);
 /* printf into a scope-owned string. */
 const char *e2e_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* "http://127.0.0.1:PORT" + path (path starts with '/'); scope-owned. */

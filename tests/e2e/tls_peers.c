@@ -52,15 +52,11 @@ const char *e2e_https_url(int port, const char *path)
 struct e2e_run e2e_curl_tls(const struct e2e_cert *c, const char *arg, ...)
 {
 	const char *args[64] = { "--cacert", c->cert, "--http1.1" };
-	size_t n = 3;
 	va_list ap;
 
 	va_start(ap, arg);
-	for (const char *a = arg; a && n + 1 < sizeof(args) / sizeof(args[0]);
-	     a = va_arg(ap, const char *))
-		args[n++] = a;
+	e2e_args_from(args, sizeof(args) / sizeof(args[0]), 3, arg, ap);
 	va_end(ap);
-	args[n] = NULL;
 	return e2e_curlv(args);
 }
 
