@@ -89,6 +89,7 @@ int capture_turn(struct capture *c, uint64_t *now_out)
 	if (now - c->last_sweep >= CAPTURE_SWEEP_NS) {
 		conn_sweep(now);
 		clock_sync();
+		loader_sync_clock(c->l);
 		c->last_sweep = now;
 	}
 	if (c->tel)

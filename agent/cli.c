@@ -9,6 +9,7 @@
 #include "http_client.h"
 #include "loader.h"
 #include "log.h"
+#include "netns.h"
 #include "metrics_http.h"
 
 /* the agent answers from memory: anything slower is a stuck agent */
@@ -135,6 +136,8 @@ int cli_capture_opt(enum cli_capture_opt which, const char *arg, struct loader_o
 		}
 		lo->cap_bytes = (uint32_t)v;
 		return 0;
+	case CLI_OPT_NETNS:
+		return netns_cookie(arg, &lo->netns_cookie) ? -EINVAL : 0;
 	default:
 		if (parse_long(arg, 1, 256, &v) || (v & (v - 1))) {
 			p_err("--ring-buffer-mb '%s': expected a power of two, 1..256", arg);

@@ -58,6 +58,7 @@ enum cli_capture_opt {
 	CLI_OPT_PORT, /* --port PORT, into ports[] (XTAP_SCOPE_MAX) */
 	CLI_OPT_CAPTURE_BYTES, /* --capture-bytes N */
 	CLI_OPT_RING_BUFFER_MB, /* --ring-buffer-mb N */
+	CLI_OPT_NETNS, /* --netns PATH */
 };
 /* Parse one into lo: 0, or -EINVAL reported in one line. */
 int cli_capture_opt(enum cli_capture_opt which, const char *arg, struct loader_opts *lo,

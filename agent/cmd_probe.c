@@ -114,29 +114,6 @@ out:
 	probe_bpf__destroy(skel);
 }
 
-/* The cgroup v2 mount point (hybrid layouts put it at /sys/fs/cgroup/unified). */
-static bool cgroup2_mount(char *out, size_t n)
-{
-	FILE *f = fopen("/proc/self/mountinfo", "re");
-	char line[1024];
-	bool found = false;
-
-	if (!f)
-		return false;
-	while (!found && fgets(line, sizeof(line), f)) {
-		char mnt[512], fstype[64];
-		const char *dash = strstr(line, " - ");
-
-		if (dash && sscanf(dash, " - %63s", fstype) == 1 && !strcmp(fstype, "cgroup2") &&
-		    sscanf(line, "%*s %*s %*s %*s %511s", mnt) == 1) {
-			snprintf(out, n, "%s", mnt);
-			found = true;
-		}
-	}
-	fclose(f);
-	return found;
-}
-
 static uint64_t cap_effective(void)
 {
 	FILE *f = fopen("/proc/self/status", "re");
@@ -257,7 +234,7 @@ int do_probe(int argc, char **argv)
 	else
 		set(&rb, false, "BPF_MAP_TYPE_RINGBUF: %s (kernel < 5.8?)",
 		    err ? strerror(-err) : "not supported");
-	if (cgroup2_mount(cgroup, sizeof(cgroup)))
+	if (loader_cgroup2_mount(cgroup, sizeof(cgroup)))
 		set(&cg, true, "%s", cgroup);
 	else
 		set(&cg, false, "no cgroup2 mount (sockops and --cgroup need one)");
@@ -268,13 +245,10 @@ int do_probe(int argc, char **argv)
 			sizeof(hook[3].detail) - strlen(hook[3].detail) - 1);
 	/* the helpers a sockops program needs to carry a trace context in a
 	 * TCP header option (RFC 9293 §3.1 options; kernel 5.10+) */
-	err = libbpf_probe_bpf_helper(BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_store_hdr_opt, NULL);
-	if (err == 1)
-		err = libbpf_probe_bpf_helper(BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_load_hdr_opt, NULL);
-	if (err == 1)
-		err = libbpf_probe_bpf_helper(BPF_PROG_TYPE_SOCK_OPS, BPF_FUNC_reserve_hdr_opt, NULL);
-	set(&hdr, err == 1, "bpf_reserve_hdr_opt, bpf_store_hdr_opt, bpf_load_hdr_opt%s",
-	    err == 1 ? "" : ": not all available to sockops");
+	if (loader_tcp_option_supported())
+		set(&hdr, true, "sockops: bpf_reserve_hdr_opt, bpf_store_hdr_opt, bpf_load_hdr_opt, bpf_get_netns_cookie");
+	else
+		set(&hdr, false, "sockops lacks a TCP header option helper or bpf_get_netns_cookie (kernel < 5.15?)");
 	err = loader_try_load(&plan);
 	if (err)
 		set(&capture, false, "the verifier refused them: %s (-v shows its log)", strerror(-err));
@@ -298,6 +272,9 @@ int do_probe(int argc, char **argv)
 	json_array_append_new(why, json_string(
 		hook[4].ok ? "fentry is available but not needed"
 			   : "fentry is not used, so its absence costs nothing"));
+	json_array_append_new(why, json_string(
+		hdr.ok && cg.ok ? "a sockops program on the cgroup v2 root carries each call's trace context to other nodes in a TCP option"
+				: "without sockops TCP header options on a cgroup v2 mount, traces link on one node only"));
 
 	out = json_object();
 	json_object_set_new(out, "kernel", json_pack("{s:s, s:s, s:s}", "release", u.release,

@@ -65,6 +65,7 @@ static void usage(FILE *f)
 		"  -c, --count N            stop after N lines\n"
 		"      --capture-bytes N    bytes of each message head copied (64..%d, default %d)\n"
 		"      --ring-buffer-mb N   ring buffer size in MiB, a power of two (1..256, default 8)\n"
+		"      --netns PATH         only sockets of this network namespace (/proc/PID/ns/net)\n"
 		K8S_USAGE
 		CLI_OPTS_HELP
 		"\n"
@@ -170,6 +171,7 @@ enum {
 	OPT_PORT = OPT_CAPTURE_BASE + CLI_OPT_PORT,
 	OPT_CAP = OPT_CAPTURE_BASE + CLI_OPT_CAPTURE_BYTES,
 	OPT_RB = OPT_CAPTURE_BASE + CLI_OPT_RING_BUFFER_MB,
+	OPT_NETNS = OPT_CAPTURE_BASE + CLI_OPT_NETNS,
 	OPT_COMM = 0x200,
 	OPT_STATUS,
 	OPT_MIN_DURATION,
@@ -195,6 +197,7 @@ int do_trace(int argc, char **argv)
 		{ "count", required_argument, NULL, 'c' },
 		{ "capture-bytes", required_argument, NULL, OPT_CAP },
 		{ "ring-buffer-mb", required_argument, NULL, OPT_RB },
+		{ "netns", required_argument, NULL, OPT_NETNS },
 		K8S_LONGOPTS(OPT_K8S),
 		CLI_LONGOPTS,
 		{},
@@ -220,6 +223,7 @@ int do_trace(int argc, char **argv)
 		case OPT_PORT:
 		case OPT_CAP:
 		case OPT_RB:
+		case OPT_NETNS:
 			if (cli_capture_opt(opt - OPT_CAPTURE_BASE, optarg, &lo, pids, ports))
 				return XTAP_EXIT_USAGE;
 			break;

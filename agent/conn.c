@@ -3,6 +3,7 @@
  * tgid), with request/response pairing on top of the HTTP parser. */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -57,6 +58,9 @@ struct conn {
 	uint32_t last_tid;
 	struct conn *enext; /* endpoint index chain */
 	bool in_ep_index;
+	/* by direction: the kernel's trace context of the last record that
+	 * began a message, for the head the parser completes next */
+	struct xtap_trace_ctx tctx[2];
 };
 
 struct proc {
@@ -715,6 +719,61 @@ static struct span_ref call_parent(struct proc *proc, const struct xtap_txn *t, 
 	return none;
 }
 
+static void fmt_kernel_trace_id(const uint8_t b[16], char out[XID_TRACE_LEN + 1])
+{
+	int n = snprintf(out, XID_TRACE_LEN + 1, "1-");
+
+	for (int i = 0; i < 16; i++)
+		n += snprintf(out + n, XID_TRACE_LEN + 1 - n, i == 4 ? "-%02x" : "%02x", b[i]);
+}
+
+static void fmt_kernel_span_id(uint64_t id, char out[XID_SPAN_LEN + 1])
+{
+	snprintf(out, XID_SPAN_LEN + 1, "%016" PRIx64, id);
+}
+
+/* A caller on another node sent its context in a TCP option: the request
+ * carries it as if in an X-Amzn-Trace-Id header, which then decides the
+ * trace, its parent and its sampling like any header. */
+static void take_tcp_option(struct xtap_txn *t)
+{
+	const struct xtap_trace_ctx *k = &t->kctx;
+	char tid[XID_TRACE_LEN + 1], pid[XID_SPAN_LEN + 1];
+
+	fmt_kernel_trace_id(k->trace_id, tid);
+	fmt_kernel_span_id(k->parent_id, pid);
+	snprintf(t->amzn_trace, sizeof(t->amzn_trace), "Root=%s;Parent=%s%s", tid, pid,
+		 k->sampled == XTAP_SAMPLED_YES ? ";Sampled=1" :
+		 k->sampled == XTAP_SAMPLED_NO ? ";Sampled=0" : "");
+	t->has_amzn_trace = true;
+	xtap_ctr.links_tcp_option++;
+}
+
+/* The ids the kernel sent with a call (or will, from its request's
+ * context) become the span's: its own id, and the trace id it takes if it
+ * ends up a root. A linked call whose trace the kernel saw otherwise is
+ * counted: the callee on another node then starts another trace. */
+static void seed_from_kernel(struct span *s, const struct xtap_txn *t, struct span_ref parent)
+{
+	const struct xtap_trace_ctx *k = &t->kctx;
+	struct span *ps;
+
+	if (k->source == XTAP_CTX_NONE || k->source == XTAP_CTX_HEADER)
+		return;
+	fmt_kernel_trace_id(k->trace_id, s->seed_trace_id);
+	if (k->source == XTAP_CTX_TCPOPT)
+		fmt_kernel_span_id(k->parent_id, s->seed_parent_id);
+	if (k->span_id)
+		fmt_kernel_span_id(k->span_id, s->id);
+	ps = parent.gen ? span_get(parent) : NULL;
+	if (ps && ps->state == SPAN_ROOT) {
+		const char *pt = ps->trace_id[0] ? ps->trace_id : ps->seed_trace_id;
+
+		if (pt[0] && strcmp(pt, s->seed_trace_id))
+			xtap_ctr.link_ctx_mismatch++;
+	}
+}
+
 /* The request head of p is known: make its span and link it. The sampling
  * decision is made here for the first exchange of a trace; the others
  * inherit theirs when resolved. */
@@ -726,6 +785,7 @@ static void link_request(struct conn *c, struct pending *p)
 	bool hdr = segment_header_ctx(t, &hc) && hc.trace_id[0];
 	bool seen = false, ambiguous = false;
 	struct span *s;
+	struct ep_key k;
 
 	t->span = span_new(t->start_ns / 1000000000ull);
 	s = span_get(t->span);
@@ -740,25 +800,35 @@ static void link_request(struct conn *c, struct pending *p)
 		if (c->have_addr)
 			adopt_waiting_server(c, t->span);
 	} else {
-		struct ep_key k;
-
 		if (c->proc)
 			inflight_add(c->proc, p);
 		/* with a trace header the context is the header's: the call
 		 * is not marked traced, as no segment will name it parent */
 		if (c->have_addr)
 			parent = node_caller(c, &seen);
+		if (c->have_addr)
+			ep_client(c, &k);
+		/* a caller on this node is linked here, with more certainty
+		 * than its option gives; one elsewhere only by the option */
+		if (!hdr && !parent.gen && t->kctx.source == XTAP_CTX_TCPOPT &&
+		    !(c->have_addr && (seen || ep_loopback(&k)))) {
+			take_tcp_option(t);
+			hdr = segment_header_ctx(t, &hc) && hc.trace_id[0];
+		}
 		if (!hdr && parent.gen && span_link(t->span, parent)) {
 			span_get(parent)->callee_traced = true;
 			xtap_ctr.links_node++;
-		} else if (!hdr && link_wait_ns && c->have_addr) {
-			ep_client(c, &k);
-			if (seen || ep_loopback(&k)) {
-				s->state = SPAN_AWAIT;
-				s->deadline_ns = clock_mono_now() + link_wait_ns;
-			}
+		} else if (!hdr && link_wait_ns && c->have_addr && (seen || ep_loopback(&k))) {
+			s->state = SPAN_AWAIT;
+			s->deadline_ns = clock_mono_now() + link_wait_ns;
 		}
 	}
+	if (!hdr)
+		seed_from_kernel(s, t, parent);
+	else if (c->role != XTAP_ROLE_CLIENT && t->kctx.source == XTAP_CTX_NEW)
+		xtap_ctr.link_ctx_mismatch++; /* the kernel missed the header: its calls did too */
+	else if (t->kctx.span_id)
+		fmt_kernel_span_id(t->kctx.span_id, s->id); /* what the option sent */
 	t->inherits = s->state == SPAN_CHILD;
 	if (hdr && !t->inherits) {
 		memcpy(s->trace_id, hc.trace_id, sizeof(s->trace_id));
@@ -851,6 +921,10 @@ static bool on_request_head(struct conn *c, const struct http_msg *m)
 	t->rule_name[0] = '\0';
 	t->trace_id[0] = '\0';
 	t->callee_traced = false;
+	if (c->tctx[req_dir].source) {
+		t->kctx = c->tctx[req_dir];
+		c->tctx[req_dir].source = XTAP_CTX_NONE;
+	}
 	p->if_proc = NULL;
 	p->next = NULL;
 	link_request(c, p);
@@ -987,6 +1061,8 @@ int conn_handle_record(const void *rec, size_t size)
 		if (c->opaque || h->dir > XTAP_DIR_OUT)
 			return 0;
 		c->cur_dir = h->dir;
+		if (e->tctx.source)
+			c->tctx[h->dir] = e->tctx;
 		http_stream_feed_tail(&c->st[h->dir], e->data, cap, e->len, e->tail, e->tail_len,
 				      h->ts_ns, &ops, c);
 		return 0;

@@ -28,6 +28,8 @@
 	X(links_call, "outgoing calls linked to the incoming request they serve")             \
 	X(links_node, "incoming requests linked to a call seen on this node")               \
 	X(link_ambiguous, "outgoing calls not linked: several requests in flight")         \
+	X(links_tcp_option, "incoming requests linked by the TCP option of a caller")      \
+	X(link_ctx_mismatch, "calls whose kernel-sent trace id differs from their trace")  \
 	X(link_timeouts, "requests that waited for a parent on this node in vain")          \
 	X(link_lost, "links broken: the parent's context was forgotten")                   \
 	X(link_wait_overflow, "documents written early: too many waiting for a parent")     \

@@ -11,7 +11,9 @@
 #include <sys/vfs.h>
 #include <linux/magic.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include <time.h>
 #include <jansson.h>
 #include "capture.skel.h"
 #include "go_elf.h"
@@ -27,11 +29,30 @@ struct loader {
 	struct capture_bpf *skel;
 	struct bpf_link *links[MAX_LINKS];
 	int n_links;
+	bool propagating;
 };
 
 /* faccessat(AT_EACCESS): access(2) checks with the real uid and, for a
  * non-root one, without capabilities, so an agent given CAP_DAC_READ_SEARCH
  * instead of root would not see tracefs (faccessat(2)). */
+/* struct net's net_cookie (5.12+), which --netns compares in the kernel */
+static bool bpf_core_field_exists_net_cookie(void)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	const struct btf_type *t;
+	bool found = false;
+	int id;
+
+	if (!btf)
+		return false;
+	id = btf__find_by_name_kind(btf, "net", BTF_KIND_STRUCT);
+	t = id > 0 ? btf__type_by_id(btf, id) : NULL;
+	for (int i = 0; t && i < btf_vlen(t) && !found; i++)
+		found = !strcmp(btf__name_by_offset(btf, btf_members(t)[i].name_off), "net_cookie");
+	btf__free(btf);
+	return found;
+}
+
 static bool path_exists(const char *p)
 {
 	return faccessat(AT_FDCWD, p, F_OK, AT_EACCESS) == 0;
@@ -94,9 +115,43 @@ bool loader_tracepoint_exists(const char *sec)
 	return path_exists(p);
 }
 
+bool loader_cgroup2_mount(char *out, size_t n)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[1024];
+	bool found = false;
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f)) {
+		char mnt[512], fstype[64];
+		const char *dash = strstr(line, " - ");
+
+		if (dash && sscanf(dash, " - %63s", fstype) == 1 && !strcmp(fstype, "cgroup2") &&
+		    sscanf(line, "%*s %*s %*s %*s %511s", mnt) == 1) {
+			snprintf(out, n, "%s", mnt);
+			found = true;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+bool loader_tcp_option_supported(void)
+{
+	static const enum bpf_func_id need[] = { BPF_FUNC_reserve_hdr_opt, BPF_FUNC_store_hdr_opt,
+						 BPF_FUNC_load_hdr_opt, BPF_FUNC_get_netns_cookie };
+
+	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
+		if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_SOCK_OPS, need[i], NULL) != 1)
+			return false;
+	return true;
+}
+
 /* The one place that decides which programs load: the syscall tracepoints
- * this kernel has (arch and config decide). */
-static int choose_programs(struct capture_bpf *skel, bool report, bool tls)
+ * this kernel has (arch and config decide), TLS and the TCP option as
+ * asked. */
+static int choose_programs(struct capture_bpf *skel, bool report, bool tls, bool propagate)
 {
 	struct bpf_program *prog;
 	int skipped = 0;
@@ -104,7 +159,8 @@ static int choose_programs(struct capture_bpf *skel, bool report, bool tls)
 	bpf_object__for_each_program(prog, skel->obj) {
 		const char *sec = bpf_program__section_name(prog);
 
-		if (!strncmp(bpf_program__name(prog), "tls_", 4) && !tls) {
+		if ((!strncmp(bpf_program__name(prog), "tls_", 4) && !tls) ||
+		    (bpf_program__type(prog) == BPF_PROG_TYPE_SOCK_OPS && !propagate)) {
 			bpf_program__set_autoload(prog, false);
 			continue;
 		}
@@ -161,12 +217,53 @@ static int fill_scope(struct loader *l, const struct loader_opts *o)
 	return 0;
 }
 
+/* At the cgroup v2 root, so every socket of every container is seen; a
+ * failure leaves same-node links working, so it is reported, not fatal. */
+static void attach_sockops(struct loader *l, const char *cgroot)
+{
+	struct bpf_link *link;
+	int fd, err;
+
+	if (l->n_links >= MAX_LINKS) {
+		p_warn("trace context across nodes: off: too many programs to attach");
+		return;
+	}
+	fd = open(cgroot, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		p_warn("trace context across nodes: off: open %s: %s", cgroot, strerror(errno));
+		return;
+	}
+	link = bpf_program__attach_cgroup(l->skel->progs.trace_sockops, fd);
+	err = link ? 0 : -errno;
+	close(fd);
+	if (!link) {
+		p_warn("trace context across nodes: off: attach sockops to %s: %s", cgroot,
+		       strerror(-err));
+		return;
+	}
+	l->links[l->n_links++] = link;
+	l->propagating = true;
+	p_info("trace context across nodes: TCP option kind %d, experiment id 0x%04x, on %s",
+	       XTAP_TCPOPT_KIND, XTAP_TCPOPT_EXID, cgroot);
+}
+
 int loader_open(const struct loader_opts *o, struct loader **out)
 {
 	struct bpf_program *prog;
+	char cgroot[512];
 	struct loader *l;
+	bool propagate;
 	int err;
 
+	if (o->netns_cookie && !bpf_core_field_exists_net_cookie()) {
+		p_err("--netns: this kernel's struct net has no net_cookie (5.12+ needed)");
+		return -EOPNOTSUPP;
+	}
+	propagate = o->propagate && loader_tcp_option_supported() &&
+		    loader_cgroup2_mount(cgroot, sizeof(cgroot));
+	if (o->propagate && !propagate)
+		p_info("trace context across nodes: off (needs a cgroup v2 mount and sockops TCP "
+		       "header options, kernel >= 5.15); same-node links still work");
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return -ENOMEM;
@@ -185,6 +282,8 @@ int loader_open(const struct loader_opts *o, struct loader **out)
 	l->skel->rodata->scope_by_port = o->n_ports > 0;
 	l->skel->rodata->scope_cgroup_count = o->n_cgroups;
 	l->skel->rodata->tls_enabled = o->tls;
+	l->skel->rodata->scope_netns = o->netns_cookie;
+	l->skel->rodata->propagate = propagate;
 	l->skel->rodata->go_conn_data_off = GO_TLS_CONN_DATA_OFF;
 	l->skel->rodata->go_netfd_off = GO_TCPCONN_NETFD_OFF;
 	l->skel->rodata->go_sysfd_off = GO_NETFD_SYSFD_OFF;
@@ -193,7 +292,7 @@ int loader_open(const struct loader_opts *o, struct loader **out)
 		p_err("ring buffer of %u MiB: %s", o->ringbuf_mb, strerror(-err));
 		goto err_destroy;
 	}
-	choose_programs(l->skel, true, o->tls);
+	choose_programs(l->skel, true, o->tls, propagate);
 
 	err = capture_bpf__load(l->skel);
 	if (err) {
@@ -213,9 +312,11 @@ int loader_open(const struct loader_opts *o, struct loader **out)
 			bool is_enter = strstr(sec, "sys_enter_") != NULL;
 			struct bpf_link *link;
 
-			/* uprobes attach per file, later (loader_attach_tls) */
+			/* uprobes attach per file, later (loader_attach_tls);
+			 * sockops to a cgroup, below */
 			if (!bpf_program__autoload(prog) || is_enter != (pass == 1) ||
-			    bpf_program__type(prog) == BPF_PROG_TYPE_KPROBE)
+			    bpf_program__type(prog) == BPF_PROG_TYPE_KPROBE ||
+			    bpf_program__type(prog) == BPF_PROG_TYPE_SOCK_OPS)
 				continue;
 			if (l->n_links >= MAX_LINKS) {
 				err = -E2BIG;
@@ -231,6 +332,9 @@ int loader_open(const struct loader_opts *o, struct loader **out)
 			l->links[l->n_links++] = link;
 		}
 	}
+	if (propagate)
+		attach_sockops(l, cgroot);
+	loader_sync_clock(l);
 	*out = l;
 	return 0;
 
@@ -240,6 +344,21 @@ err_destroy:
 err_free:
 	free(l);
 	return err;
+}
+
+bool loader_propagating(const struct loader *l)
+{
+	return l->propagating;
+}
+
+void loader_sync_clock(struct loader *l)
+{
+	struct timespec rt, mono;
+
+	clock_gettime(CLOCK_REALTIME, &rt);
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	l->skel->bss->wall_offset_ns = ((int64_t)rt.tv_sec - mono.tv_sec) * 1000000000LL +
+				       (rt.tv_nsec - mono.tv_nsec);
 }
 
 int loader_ringbuf_fd(const struct loader *l)
@@ -414,7 +533,8 @@ int loader_try_load(json_t **plan)
 		*plan = NULL;
 	if (!skel)
 		return -errno;
-	choose_programs(skel, false, true);
+	skel->rodata->propagate = loader_tcp_option_supported();
+	choose_programs(skel, false, true, skel->rodata->propagate);
 	err = capture_bpf__load(skel);
 	if (plan) {
 		*plan = json_array();

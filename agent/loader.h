@@ -4,6 +4,7 @@
 #define XTAP_LOADER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "../include/xtap.h"
 #include "tls_inspect.h"
@@ -18,6 +19,8 @@ struct loader_opts {
 	char *const *cgroups; /* cgroup v2 directories */
 	int n_cgroups;
 	bool tls; /* load the TLS programs (attached per file by tls_probes) */
+	uint64_t netns_cookie; /* --netns: only sockets of this namespace; 0: all */
+	bool propagate; /* trace context across nodes in a TCP option, when the kernel can */
 };
 
 struct loader;
@@ -51,6 +54,18 @@ int loader_try_load(struct json_t **plan);
 /* "tracepoint/<cat>/<name>" exists on this kernel (arch and config decide
  * which syscalls have tracepoints); other sections: true. */
 bool loader_tracepoint_exists(const char *sec);
+
+/* Whether the trace context TCP option is on (loaded, and attached to the
+ * cgroup v2 root). */
+bool loader_propagating(const struct loader *l);
+/* Keep the BPF side's wall clock (trace ids carry epoch seconds) in step
+ * with CLOCK_REALTIME: cheap, call it now and then. */
+void loader_sync_clock(struct loader *l);
+/* The cgroup v2 mount point (hybrid layouts put it at /sys/fs/cgroup/unified). */
+bool loader_cgroup2_mount(char *out, size_t n);
+/* The kernel lets sockops programs write, reserve and read TCP header
+ * options and name their network namespace (5.15+). */
+bool loader_tcp_option_supported(void);
 
 /* Mount tracefs when it is missing (a fresh boot, a container): 0 or -errno. */
 int tracefs_ensure(void);

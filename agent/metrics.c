@@ -33,8 +33,18 @@ static const struct {
 				    "TLS calls lost: the socket behind them was not found" },
 	[XTAP_STAT_TLS_CIPHERTEXT] = { "tls_ciphertext", "xtap_kernel_tls_ciphertext_total",
 				       "syscalls on TLS sockets: ciphertext, never copied" },
+	[XTAP_STAT_TCPOPT_WRITTEN] = { "tcpopt_written", "xtap_kernel_tcpopt_written_total",
+				       "packets that carried a trace context TCP option out" },
+	[XTAP_STAT_TCPOPT_NOSPACE] = { "tcpopt_nospace", NULL, NULL },
+	[XTAP_STAT_TCPOPT_PARSED] = { "tcpopt_parsed", "xtap_kernel_tcpopt_parsed_total",
+				      "packets that brought a trace context TCP option in" },
 };
-_Static_assert(XTAP_STAT_MAX == 10, "name the new kernel counter above");
+_Static_assert(XTAP_STAT_MAX == 13, "name the new kernel counter above");
+
+const char *metrics_kernel_name(int i)
+{
+	return i >= 0 && i < XTAP_STAT_MAX ? kernel[i].name : "?";
+}
 
 enum src { SRC_CTR, SRC_KERNEL, SRC_EXPORT };
 
@@ -46,6 +56,7 @@ static const struct drop {
 	size_t off; /* in struct xtap_counters / struct exporter_stats; kernel: index */
 } drops[] = {
 	{ "ringbuf_full", SRC_KERNEL, XTAP_STAT_RB_DROPS },
+	{ "tcp_option_no_space", SRC_KERNEL, XTAP_STAT_TCPOPT_NOSPACE },
 	{ "conn_table_full", SRC_CTR, offsetof(struct xtap_counters, conns_evicted) },
 	{ "pending_overflow", SRC_CTR, offsetof(struct xtap_counters, pending_overflow) },
 	{ "pending_pool_full", SRC_CTR, offsetof(struct xtap_counters, pending_pool_full) },

@@ -24,6 +24,9 @@ struct metrics_values {
 	const char *version;
 };
 
+/* The short name of kernel counter i (enum xtap_stat), as logs and /status
+ * give it. */
+const char *metrics_kernel_name(int i);
 /* Resident memory of this process (/proc/self/statm), 0 when unreadable. */
 uint64_t metrics_rss_bytes(void);
 /* Write every metric, with HELP and TYPE lines, to f. */

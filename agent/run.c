@@ -23,6 +23,7 @@
 #include "k8s_watch.h"
 #include "loader.h"
 #include "log.h"
+#include "metrics.h"
 #include "pipeline.h"
 #include "sampling.h"
 #include "tls_probes.h"
@@ -50,10 +51,13 @@ static void usage(FILE *f)
 		"      --pid PID            only this process (repeatable, up to %d)\n"
 		"      --port PORT          only connections with this local or remote port (repeatable, up to %d)\n"
 		"      --cgroup DIR         only processes in this cgroup v2 directory or below (repeatable, up to %d)\n"
+		"      --netns PATH         only sockets of this network namespace (/proc/PID/ns/net,\n"
+		"                           /run/netns/NAME)\n"
 		"Capture:\n"
 		"      --capture-bytes N    bytes of each message head copied from the kernel (64..%d, default %d)\n"
 		"      --ring-buffer-mb N   ring buffer size in MiB, a power of two (1..256, default 8)\n"
 		"      --no-tls             do not probe TLS libraries (OpenSSL, Go crypto/tls)\n"
+		"      --no-tcp-option      do not carry trace context to other nodes in a TCP option\n"
 		"Output:\n"
 		"      --daemon-address A   X-Ray daemon, host:port or 'tcp:host:port udp:host:port'\n"
 		"                           (default: $AWS_XRAY_DAEMON_ADDRESS, else %s)\n"
@@ -109,14 +113,10 @@ static void log_counters(struct loader *l, const struct exporter_stats *es)
 	XTAP_COUNTERS(X)
 #undef X
 	p_info("counters:%s", line);
-	p_info("kernel: events=%" PRIu64 " ringbuf_drops=%" PRIu64 " not_http=%" PRIu64
-	       " truncated=%" PRIu64 " conns_tracked=%" PRIu64 " out_of_scope=%" PRIu64
-	       " body_only=%" PRIu64 " tls_calls=%" PRIu64 " tls_unbound=%" PRIu64
-	       " tls_ciphertext=%" PRIu64,
-	       k[XTAP_STAT_EVENTS], k[XTAP_STAT_RB_DROPS], k[XTAP_STAT_NON_HTTP],
-	       k[XTAP_STAT_TRUNCATED], k[XTAP_STAT_CONN_TRACKED], k[XTAP_STAT_OUT_OF_SCOPE],
-	       k[XTAP_STAT_BODY_BYTES], k[XTAP_STAT_TLS_CALLS], k[XTAP_STAT_TLS_UNBOUND],
-	       k[XTAP_STAT_TLS_CIPHERTEXT]);
+	n = 0;
+	for (int i = 0; i < XTAP_STAT_MAX; i++)
+		n += snprintf(line + n, sizeof(line) - n, " %s=%" PRIu64, metrics_kernel_name(i), k[i]);
+	p_info("kernel:%s", line);
 	if (!es)
 		return;
 	p_info("export: submitted=%" PRIu64 " dropped_full=%" PRIu64 " udp_sent=%" PRIu64
@@ -163,6 +163,8 @@ enum {
 	OPT_CONFIG,
 	OPT_NO_TLS,
 	OPT_REDACT_QUERY,
+	OPT_NETNS,
+	OPT_NO_TCP_OPTION,
 };
 
 /* The rules file, NUL-terminated and malloc'd, or NULL (reported). */
@@ -239,6 +241,8 @@ int do_run(int argc, char **argv)
 		{ "config", required_argument, NULL, OPT_CONFIG },
 		{ "no-tls", no_argument, NULL, OPT_NO_TLS },
 		{ "redact-query", no_argument, NULL, OPT_REDACT_QUERY },
+		{ "netns", required_argument, NULL, OPT_NETNS },
+		{ "no-tcp-option", no_argument, NULL, OPT_NO_TCP_OPTION },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -247,7 +251,8 @@ int do_run(int argc, char **argv)
 	uint32_t pids[XTAP_SCOPE_MAX];
 	uint16_t ports[XTAP_SCOPE_MAX];
 	char *cgroups[CGROUPS_MAX];
-	struct loader_opts lo = { .cap_bytes = XTAP_CAP_DEFAULT, .ringbuf_mb = 8, .tls = true };
+	struct loader_opts lo = { .cap_bytes = XTAP_CAP_DEFAULT, .ringbuf_mb = 8, .tls = true,
+				  .propagate = true };
 	struct exporter_config ec = { .udp = true, .to_stdout = true };
 	const char *daemon = getenv("AWS_XRAY_DAEMON_ADDRESS");
 	struct pipeline pl = { .seg = { .name = getenv("AWS_XRAY_TRACING_NAME"),
@@ -306,6 +311,13 @@ int do_run(int argc, char **argv)
 				return XTAP_EXIT_USAGE;
 			}
 			cgroups[lo.n_cgroups++] = optarg;
+			break;
+		case OPT_NETNS:
+			if (cli_capture_opt(CLI_OPT_NETNS, optarg, &lo, pids, ports))
+				return XTAP_EXIT_USAGE;
+			break;
+		case OPT_NO_TCP_OPTION:
+			lo.propagate = false;
 			break;
 		case OPT_CAP:
 			if (cli_capture_opt(CLI_OPT_CAPTURE_BYTES, optarg, &lo, pids, ports))

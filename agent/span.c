@@ -49,7 +49,11 @@ static void make_root(struct span *s)
 {
 	s->state = SPAN_ROOT;
 	s->up.gen = 0;
-	if (!s->trace_id[0])
+	if (!s->parent_id[0])
+		memcpy(s->parent_id, s->seed_parent_id, sizeof(s->parent_id));
+	if (!s->trace_id[0] && s->seed_trace_id[0])
+		memcpy(s->trace_id, s->seed_trace_id, sizeof(s->trace_id));
+	else if (!s->trace_id[0])
 		xid_trace_id(s->trace_id, s->start_epoch_s);
 }
 

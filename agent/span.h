@@ -49,6 +49,11 @@ struct span {
 	char parent_id[XID_SPAN_LEN + 1]; /* "" for a root without a propagated Parent */
 	char trace_id[XID_TRACE_LEN + 1]; /* "" until resolved, for CHILD and AWAIT */
 	struct span_ref up;
+	/* What the kernel decided at the request head (propagate.bpf.h): a
+	 * span that ends up a root takes these rather than new ones, so the
+	 * ids its calls carried to other nodes hold. "": none. */
+	char seed_trace_id[XID_TRACE_LEN + 1];
+	char seed_parent_id[XID_SPAN_LEN + 1];
 	uint64_t start_epoch_s; /* for a trace id made at resolution */
 	uint64_t deadline_ns; /* AWAIT: monotonic time it gives up and becomes a root */
 };

@@ -60,6 +60,8 @@ struct xtap_txn {
 	char parent_id[XID_SPAN_LEN + 1];
 	bool callee_traced; /* a client call whose request a traced server read */
 	bool own_segment; /* a client call written as a segment of its own (span.h) */
+	/* the kernel's context of the request head (source NONE: none) */
+	struct xtap_trace_ctx kctx;
 	/* request */
 	char method[HTTP_METHOD_MAX];
 	char target[HTTP_TARGET_MAX];

@@ -11,6 +11,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
 #include "xtap.h"
 #include "core_fixes.bpf.h"
 
@@ -29,6 +30,8 @@ const volatile __u32 wakeup_bytes = 1 << 20; /* wake the agent past this much pe
 const volatile bool scope_by_pid = false;
 const volatile bool scope_by_port = false;
 const volatile __u32 scope_cgroup_count = 0; /* entries used in scope_cgroups */
+const volatile bool propagate = false; /* trace context across nodes (propagate.bpf.h) */
+const volatile __u64 scope_netns = 0; /* --netns: that namespace's cookie; 0: all */
 
 /* One entry per (process, fd) this program has looked at, tracked or not, so
  * each fd is classified once. An fd can change without close(2): exec
@@ -71,6 +74,7 @@ struct conn_val {
 	__u8 head_req; /* a HEAD request went by: its answer's Content-Length has no body */
 	__u8 tls; /* TLS (tls.bpf.h): proto and sniff describe the plaintext */
 	__u8 pad[2];
+	__u64 cookie; /* the socket's cookie (propagate.bpf.h), 0 when it has none yet */
 	/* Per direction: body bytes still to come that a Content-Length
 	 * announced, counted here rather than copied, and those counted so
 	 * far, reported in one record when the body ends (see skip_body). */
@@ -85,6 +89,7 @@ struct active_args {
 	__s32 fd;
 	__u8 sys; /* enum xtap_sys, or 0 for connect */
 	__u8 pad[3];
+	struct xtap_trace_ctx tctx; /* a client's request head: what its packets carry */
 };
 
 struct {
@@ -133,6 +138,8 @@ struct scratch {
 	/* head_framing's findings */
 	__s64 head_cl;
 	__u8 head_te;
+	__u32 amzn_at; /* where "x-amzn-trace-id" may start (+1), 0: nowhere */
+	__u32 tp_at; /* and "traceparent" */
 };
 
 struct {
@@ -208,6 +215,13 @@ static __always_inline bool cgroup_in_scope(void)
 			return true;
 	}
 	return false;
+}
+
+static __always_inline bool netns_in_scope(struct sock *sk)
+{
+	if (!bpf_core_field_exists(struct net, net_cookie))
+		return true; /* before 5.12: --netns is refused at start */
+	return BPF_CORE_READ(sk, __sk_common.skc_net.net, net_cookie) == scope_netns;
 }
 
 static __always_inline void read_addr(struct sock *sk, __u16 family, struct xtap_addr *a)
@@ -288,7 +302,8 @@ static __always_inline struct conn_val *classify(struct conn_key *key, struct fi
 
 	struct xtap_conn_event ev = {};
 	read_addr(sk, family, &ev.addr);
-	if ((scope_by_port && !bpf_map_lookup_elem(&scope_ports, &ev.addr.lport) &&
+	if ((scope_netns && !netns_in_scope(sk)) ||
+	    (scope_by_port && !bpf_map_lookup_elem(&scope_ports, &ev.addr.lport) &&
 	     !bpf_map_lookup_elem(&scope_ports, &ev.addr.rport)) ||
 	    !cgroup_in_scope()) {
 		stat_add(XTAP_STAT_OUT_OF_SCOPE, 1);
@@ -297,6 +312,7 @@ static __always_inline struct conn_val *classify(struct conn_key *key, struct fi
 	}
 	nv.kind = CK_TCP;
 	nv.conn_id = next_id();
+	nv.cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
 	fill_hdr(&ev.hdr, XTAP_EV_OPEN, pid_tgid, key->fd, &nv);
 	ev.cgroup_id = bpf_get_current_cgroup_id();
 	bpf_get_current_comm(ev.comm, sizeof(ev.comm));
@@ -332,6 +348,9 @@ static __always_inline struct conn_val *conn_get(__u64 pid_tgid, __s32 fd, __u8 
 
 /* tls.bpf.h: true when the syscall moves TLS ciphertext, never copied */
 static __always_inline bool tls_syscall(__u64 pid_tgid, __s32 fd, struct conn_val *v, __u8 sys);
+/* propagate.bpf.h */
+static __always_inline void client_request_ctx(struct conn_val *v, __u64 pid_tgid,
+					       struct active_args *a);
 
 static __always_inline void data_enter(__s32 fd, __u64 buf, __u64 iovcnt, __u8 sys)
 {
@@ -348,6 +367,9 @@ static __always_inline void data_enter(__s32 fd, __u64 buf, __u64 iovcnt, __u8 s
 		stat_add(XTAP_STAT_NON_HTTP, 1);
 		return;
 	}
+	/* before the bytes leave: the packets of a request carry its context */
+	if (propagate && v->role == XTAP_ROLE_CLIENT && v->cookie && !v->skip[XTAP_DIR_OUT])
+		client_request_ctx(v, pid_tgid, &a);
 	bpf_map_update_elem(&active, &pid_tgid, &a, BPF_ANY);
 }
 
@@ -591,8 +613,13 @@ static long scan_word(__u32 i, void *arg)
 				s->head_cl = cl;
 		} else if (c == 't' && LOWER(s->ev.data[(after + 1) & (XTAP_CAP_MAX - 1)]) == 'r') {
 			/* Transfer-Encoding (or TE, harmless): chunked wins
-			 * over Content-Length, so no skipping */
-			s->head_te = 1;
+			 * over Content-Length, so no skipping; and traceparent */
+			if (LOWER(s->ev.data[(after + 3) & (XTAP_CAP_MAX - 1)]) == 'c')
+				s->tp_at = after + 1;
+			else
+				s->head_te = 1;
+		} else if (c == 'x') {
+			s->amzn_at = after + 1;
 		}
 	}
 	return 0;
@@ -607,6 +634,8 @@ static __always_inline __u32 head_framing(struct scratch *s, __u32 n)
 
 	s->head_cl = -1;
 	s->head_te = 0;
+	s->amzn_at = 0;
+	s->tp_at = 0;
 	if (!bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_loop))
 		return 0;
 	bpf_loop((n + 7) / 8 < XTAP_CAP_MAX / 8 ? (n + 7) / 8 : XTAP_CAP_MAX / 8, scan_word, &x, 0);
@@ -674,10 +703,34 @@ static __always_inline void report_skipped(struct scratch *s, __u64 pid_tgid, __
 	s->ev.len = len;
 	s->ev.cap_len = 0;
 	s->ev.tail_len = 0;
+	s->ev.tctx.source = XTAP_CTX_NONE;
 	if (bpf_ringbuf_output(&events, &s->ev, XTAP_DATA_EV_SIZE(0), BPF_RB_NO_WAKEUP))
 		stat_add(XTAP_STAT_RB_DROPS, 1);
 	else
 		stat_add(XTAP_STAT_EVENTS, 1);
+}
+
+#include "propagate.bpf.h"
+
+/* The trace context of the record in s (n bytes captured), and what the
+ * thread, process and socket remember of it (propagate.bpf.h). */
+static __always_inline void record_ctx(struct scratch *s, struct conn_val *v, __u8 dir, __u32 n,
+				       __u64 pid_tgid, const struct active_args *a)
+{
+	__builtin_memset(&s->ev.tctx, 0, sizeof(s->ev.tctx));
+	if (!propagate || n < 8 || !starts_msg(s->ev.data))
+		return;
+	if (v->role == XTAP_ROLE_SERVER) {
+		if (dir == XTAP_DIR_IN && !starts_response(s->ev.data))
+			server_request_ctx(s, v, n, pid_tgid);
+		else if (dir == XTAP_DIR_OUT && starts_response(s->ev.data))
+			server_response_ctx(pid_tgid);
+	} else if (v->role == XTAP_ROLE_CLIENT) {
+		if (dir == XTAP_DIR_OUT && a->tctx.source)
+			s->ev.tctx = a->tctx;
+		else if (dir == XTAP_DIR_IN && v->cookie && starts_response(s->ev.data))
+			bpf_map_delete_elem(&ctx_out, &v->cookie);
+	}
 }
 
 static __always_inline void data_exit(long ret, __u8 dir)
@@ -768,6 +821,7 @@ static __always_inline void data_exit(long ret, __u8 dir)
 	}
 	if ((__u64)n < (__u64)ret)
 		stat_add(n ? XTAP_STAT_TRUNCATED : XTAP_STAT_BODY_BYTES, n ? 1 : ret);
+	record_ctx(s, v, dir, n, pid_tgid, &a);
 	if (n >= 5 && !is_response_dir(v, dir) && s->ev.data[0] == 'H' && s->ev.data[1] == 'E' &&
 	    s->ev.data[2] == 'A' && s->ev.data[3] == 'D' && s->ev.data[4] == ' ')
 		v->head_req = 1;

@@ -78,6 +78,9 @@ enum xtap_stat {
 	XTAP_STAT_TLS_CALLS, /* TLS library reads/writes that moved plaintext */
 	XTAP_STAT_TLS_UNBOUND, /* of those, lost: the socket behind them was not found */
 	XTAP_STAT_TLS_CIPHERTEXT, /* syscalls on TLS sockets, whose bytes are never copied */
+	XTAP_STAT_TCPOPT_WRITTEN, /* packets that carried a trace context option out */
+	XTAP_STAT_TCPOPT_NOSPACE, /* packets where it did not fit beside the kernel's options */
+	XTAP_STAT_TCPOPT_PARSED, /* packets that brought one in */
 	XTAP_STAT_MAX,
 };
 
@@ -93,6 +96,45 @@ struct xtap_ev_hdr {
 	__u64 conn_id; /* unique per tracked socket for the agent's lifetime */
 };
 
+/* Trace context across nodes (propagate.bpf.h). A client's request
+ * carries it out in a TCP option: RFC 4727's experimental kind 254 with the
+ * 16-bit experiment id of RFC 6994, then the 16-byte trace id and the 8-byte
+ * id of the caller's subsegment, 28 bytes in all: what fits beside the
+ * timestamps option in TCP's 40 bytes. The subsegment id's two low bits
+ * carry the sampling decision on the wire (enum xtap_ctx_sampled), so ids
+ * made for calls have them clear. */
+#define XTAP_TCPOPT_KIND 254
+#define XTAP_TCPOPT_EXID 0x5854 /* "XT" */
+#define XTAP_TCPOPT_LEN 28
+#define XTAP_SPAN_FLAG_MASK 3ULL
+
+enum xtap_ctx_source {
+	XTAP_CTX_NONE = 0,
+	/* a server's request head */
+	XTAP_CTX_HEADER, /* X-Amzn-Trace-Id or traceparent (the agent parses it too) */
+	XTAP_CTX_TCPOPT, /* the caller's TCP option: trace_id, parent_id, sampled */
+	XTAP_CTX_NEW, /* neither: trace_id made here */
+	/* a client's request head: span_id made here, trace_id from */
+	XTAP_CTX_THREAD, /* the request the writing thread is serving */
+	XTAP_CTX_PROCESS, /* the only request the process is serving */
+	XTAP_CTX_ROOT, /* none: made here */
+};
+
+enum xtap_ctx_sampled {
+	XTAP_SAMPLED_UNKNOWN = 0,
+	XTAP_SAMPLED_YES = 1,
+	XTAP_SAMPLED_NO = 2,
+};
+
+struct xtap_trace_ctx {
+	__u8 trace_id[16]; /* epoch seconds (big endian, 4 bytes), then 12 random bytes */
+	__u64 span_id; /* client: the call's subsegment id, what the option sends */
+	__u64 parent_id; /* server, from a TCP option: the caller's subsegment id */
+	__u8 source; /* enum xtap_ctx_source; NONE on other records */
+	__u8 sampled; /* enum xtap_ctx_sampled */
+	__u8 pad[6];
+};
+
 struct xtap_data_event {
 	struct xtap_ev_hdr hdr;
 	__u64 len; /* bytes the syscall moved (its return value) */
@@ -100,6 +142,7 @@ struct xtap_data_event {
 	__u32 tail_len; /* bytes of tail[] that are valid: the last of those len,
 			 * all past cap_len; 0 when the head reached the end */
 	__u8 tail[XTAP_TAIL_LEN];
+	struct xtap_trace_ctx tctx; /* set on request heads when propagation is on */
 	__u8 data[XTAP_CAP_MAX];
 };
 
@@ -125,6 +168,7 @@ struct xtap_conn_event {
 _Static_assert(sizeof(struct xtap_ev_hdr) == 32, "xtap_ev_hdr layout");
 _Static_assert(sizeof(struct xtap_addr) == 40, "xtap_addr layout");
 _Static_assert(sizeof(struct xtap_conn_event) == 96, "xtap_conn_event layout");
-_Static_assert(__builtin_offsetof(struct xtap_data_event, data) == 64, "xtap_data_event layout");
+_Static_assert(sizeof(struct xtap_trace_ctx) == 40, "xtap_trace_ctx layout");
+_Static_assert(__builtin_offsetof(struct xtap_data_event, data) == 104, "xtap_data_event layout");
 
 #endif /* XTAP_H */
