@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -60,7 +61,7 @@ static void die_at(const char *file, int line, const char *fmt, ...)
 /* ------------------------------------------------------------------------ */
 /* scopes                                                                   */
 
-enum res_kind { RES_MEM, RES_JSON, RES_PROC, RES_DIR, RES_AGENT, RES_CGROUP };
+enum res_kind { RES_MEM, RES_JSON, RES_PROC, RES_DIR, RES_AGENT, RES_CGROUP, RES_NETNS };
 
 struct res {
 	enum res_kind kind;
@@ -2095,20 +2096,29 @@ static void cgroup_remove(const char *top)
 }
 
 /* Trees left by test processes that died without cleaning up. */
-static void cgroup_remove_stale(void)
+/* Entries of dir named PREFIX<pid>-… whose test process is gone: what a
+ * killed run left behind. */
+static void remove_stale(const char *dir, const char *prefix, void (*rm)(const char *dir,
+									  const char *name))
 {
-	DIR *d = opendir(cg_mount);
+	DIR *d = opendir(dir);
+	size_t plen = strlen(prefix);
 	struct dirent *e;
 
 	for (int i = 0; d && i < 100000 && (e = readdir(d)); i++) {
 		int pid;
 
-		if (sscanf(e->d_name, CG_PREFIX "%d-", &pid) == 1 && pid != getpid() &&
-		    kill(pid, 0) && errno == ESRCH)
-			cgroup_remove(e2e_fmt("%s/%s", cg_mount, e->d_name));
+		if (!strncmp(e->d_name, prefix, plen) && sscanf(e->d_name + plen, "%d-", &pid) == 1 &&
+		    pid != getpid() && kill(pid, 0) && errno == ESRCH)
+			rm(dir, e->d_name);
 	}
 	if (d)
 		closedir(d);
+}
+
+static void cgroup_remove_stale_one(const char *dir, const char *name)
+{
+	cgroup_remove(e2e_fmt("%s/%s", dir, name));
 }
 
 const char *e2e_cgroup_tree(void)
@@ -2118,7 +2128,7 @@ const char *e2e_cgroup_tree(void)
 	char *owned;
 
 	e2e_cgroup2_mount();
-	cgroup_remove_stale();
+	remove_stale(cg_mount, CG_PREFIX, cgroup_remove_stale_one);
 	top = e2e_fmt("%s/" CG_PREFIX "%d-%d", cg_mount, (int)getpid(), ++serial);
 	if (mkdir(top, 0755))
 		die("mkdir %s: %s", top, strerror(errno));
@@ -2161,6 +2171,120 @@ void e2e_cgroup_enter(const char *dir, pid_t pid)
 		die("move pid %d into %s: %s", (int)pid, dir, strerror(errno));
 }
 
+/* ------------------------------------------------------------------------ */
+/* linked documents                                                         */
+/* ------------------------------------------------------------------------ */
+
+bool e2e_has_trace_id(json_t *doc, const void *arg)
+{
+	const char *t = e2e_json_str(doc, "trace_id");
+
+	return t && !strcmp(t, arg);
+}
+
+json_t *e2e_one_doc(json_t *docs, const struct e2e_filter *f)
+{
+	json_t *m = e2e_docs_filter(docs, f);
+
+	if (json_array_size(m) != 1)
+		fail_msg("expected one document matching, found %zu in %s", json_array_size(m),
+			 e2e_json_dump(docs));
+	return json_array_get(m, 0);
+}
+
+void e2e_assert_parent(json_t *child, json_t *parent)
+{
+	const char *want = e2e_json_str(parent, "id");
+
+	assert_non_null(want);
+	assert_json_str(child, "parent_id", want);
+}
+
+#define E2E_INSIDE_END_SLACK 1e-3
+
+void e2e_assert_inside(json_t *child, json_t *parent)
+{
+	double cs = e2e_json_num(child, "start_time", -1), ce = e2e_json_num(child, "end_time", -1);
+	double ps = e2e_json_num(parent, "start_time", -1), pe = e2e_json_num(parent, "end_time", -1);
+
+	/* a server's last write(2) returns after its caller, on another CPU,
+	 * may have read the bytes: the child may end a little later */
+	if (cs < ps - 1e-6 || ce > pe + E2E_INSIDE_END_SLACK || cs > ce)
+		fail_msg("%s [%.6f, %.6f] is not inside %s [%.6f, %.6f]",
+			 e2e_json_str(child, "name"), cs, ce, e2e_json_str(parent, "name"), ps, pe);
+}
+
+/* ------------------------------------------------------------------------ */
+/* network namespaces                                                       */
+/* ------------------------------------------------------------------------ */
+
+#define NETNS_DIR "/run/netns"
+#define NETNS_PREFIX "xtap-e2e-"
+
+/* what `ip netns del` does: the namespace goes with its last process */
+static void netns_remove(const char *name)
+{
+	char path[PATH_MAX];
+
+	/* no e2e_fmt: it runs while a scope is being released */
+	snprintf(path, sizeof(path), NETNS_DIR "/%s", name);
+	umount2(path, MNT_DETACH);
+	unlink(path);
+}
+
+static void netns_remove_stale_one(const char *dir, const char *name)
+{
+	(void)dir;
+	netns_remove(name);
+}
+
+static void ip_cmd(const char *const *argv)
+{
+	struct e2e_spawn_opts o = { .argv = argv };
+	struct e2e_run r = e2e_run_cmd(&o, 20);
+
+	if (r.status != 0)
+		die("%s %s %s %s: exit %d: %s", argv[0], argv[1], argv[2], argv[3] ? argv[3] : "",
+		    r.status, r.err);
+}
+
+const char *e2e_netns(void)
+{
+	static int serial;
+	const char *name;
+	char *owned;
+
+	e2e_require_bin("ip");
+	remove_stale(NETNS_DIR, NETNS_PREFIX, netns_remove_stale_one);
+	name = e2e_fmt(NETNS_PREFIX "%d-%d", (int)getpid(), ++serial);
+	ip_cmd((const char *const[]){ "ip", "netns", "add", name, NULL });
+	owned = strdup(name); /* freed by release() */
+	if (!owned)
+		abort();
+	reg(RES_NETNS, owned);
+	ip_cmd((const char *const[]){ "ip", "-n", name, "link", "set", "lo", "up", NULL });
+	return name;
+}
+
+const char *e2e_netns_path(const char *ns)
+{
+	return e2e_fmt(NETNS_DIR "/%s", ns);
+}
+
+void e2e_veth(const char *ns_a, const char *addr_a, const char *ns_b, const char *addr_b)
+{
+	static int serial;
+	const char *a = e2e_fmt("xe%da%d", (int)getpid() % 100000, ++serial);
+	const char *b = e2e_fmt("xe%db%d", (int)getpid() % 100000, serial);
+
+	ip_cmd((const char *const[]){ "ip", "link", "add", a, "netns", ns_a, "type", "veth", "peer",
+				      "name", b, "netns", ns_b, NULL });
+	ip_cmd((const char *const[]){ "ip", "-n", ns_a, "addr", "add", addr_a, "dev", a, NULL });
+	ip_cmd((const char *const[]){ "ip", "-n", ns_b, "addr", "add", addr_b, "dev", b, NULL });
+	ip_cmd((const char *const[]){ "ip", "-n", ns_a, "link", "set", a, "up", NULL });
+	ip_cmd((const char *const[]){ "ip", "-n", ns_b, "link", "set", b, "up", NULL });
+}
+
 static void release(struct res *r)
 {
 	switch (r->kind) {
@@ -2189,6 +2313,10 @@ static void release(struct res *r)
 		break;
 	case RES_CGROUP:
 		cgroup_remove(r->p);
+		free(r->p);
+		break;
+	case RES_NETNS:
+		netns_remove(r->p);
 		free(r->p);
 		break;
 	}

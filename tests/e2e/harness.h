@@ -307,6 +307,17 @@ void e2e_agent_expect_final(struct e2e_agent *a, const struct e2e_filter *f, siz
  * expectation whose count differs, listing the matching documents. */
 void e2e_agent_check_final(struct e2e_agent *a);
 
+/* e2e_filter.pred: trace_id equals pred_arg (a string). */
+bool e2e_has_trace_id(json_t *doc, const void *arg);
+/* The one document of docs matching f; fails showing docs unless exactly one. */
+json_t *e2e_one_doc(json_t *docs, const struct e2e_filter *f);
+/* child.parent_id is parent.id */
+void e2e_assert_parent(json_t *child, json_t *parent);
+/* child's [start_time, end_time] lies inside parent's: starts not before it
+ * (µs precision), ends at most 1 ms after it (the callee's last write(2) may
+ * return after the caller read its bytes). */
+void e2e_assert_inside(json_t *child, json_t *parent);
+
 /* Documents received by the harness's UDP "daemon" so far (scope-owned
  * array). Each datagram must be '{"format":"json","version":1}' (parsed as
  * JSON) + "\n" + one JSON object, else the test fails showing it. */
@@ -433,6 +444,20 @@ const char *e2e_cgroup_tree(void);
 const char *e2e_cgroup_dir(const char *top, const char *rel);
 /* Move process pid (all its threads) into the cgroup dir. */
 void e2e_cgroup_enter(const char *dir, pid_t pid);
+
+/* ------------------------------------------------------------------------ */
+/* Network namespaces                                                       */
+/* ------------------------------------------------------------------------ */
+
+/* A new network namespace /run/netns/xtap-e2e-<pid>-<n> with lo up
+ * (`ip netns add`; scope-owned: removed at scope end, after the processes
+ * started in it later; ones dead test runs left are removed first). Its
+ * name, for `ip netns exec NAME …`. */
+const char *e2e_netns(void);
+/* Its path, for --netns. */
+const char *e2e_netns_path(const char *ns);
+/* A veth pair between two of them, up, with addresses ("10.x.y.z/24"). */
+void e2e_veth(const char *ns_a, const char *addr_a, const char *ns_b, const char *addr_b);
 
 /* ------------------------------------------------------------------------ */
 /* Test peers (servers), all on 127.0.0.1, scope-owned                      */

@@ -73,42 +73,6 @@ static const char *chain_url(const char *tag)
 	return e2e_url(relay->port, e2e_fmt("/relay?url=%s", qenc(b)));
 }
 
-static bool has_trace_id(json_t *doc, const void *arg)
-{
-	const char *t = e2e_json_str(doc, "trace_id");
-
-	return t && !strcmp(t, arg);
-}
-
-static json_t *one(json_t *docs, const struct e2e_filter *f)
-{
-	json_t *m = e2e_docs_filter(docs, f);
-
-	if (json_array_size(m) != 1)
-		fail_msg("expected one document matching, found %zu in %s", json_array_size(m),
-			 e2e_json_dump(docs));
-	return json_array_get(m, 0);
-}
-
-static void assert_parent(json_t *child, json_t *parent)
-{
-	const char *want = e2e_json_str(parent, "id");
-
-	assert_non_null(want);
-	assert_json_str(child, "parent_id", want);
-}
-
-/* child's [start, end] inside parent's (µs precision on both) */
-static void assert_inside(json_t *child, json_t *parent)
-{
-	double cs = e2e_json_num(child, "start_time", -1), ce = e2e_json_num(child, "end_time", -1);
-	double ps = e2e_json_num(parent, "start_time", -1), pe = e2e_json_num(parent, "end_time", -1);
-
-	if (cs < ps - 1e-6 || ce > pe + 1e-6 || cs > ce)
-		fail_msg("%s [%.6f, %.6f] is not inside %s [%.6f, %.6f]",
-			 e2e_json_str(child, "name"), cs, ce, e2e_json_str(parent, "name"), ps, pe);
-}
-
 struct chain {
 	json_t *curl_sub, *a_seg, *a_sub, *b_seg, *b_sub, *c_seg;
 };
@@ -120,7 +84,7 @@ static struct chain run_chain(struct e2e_agent *a, const char *tag, const char *
 	struct e2e_filter fc = { .type = "segment", .url_contains = e2e_fmt("t=%s", tag) };
 	struct e2e_run r = hdr ? e2e_curl(chain_url(tag), "-H", hdr, NULL) :
 				 e2e_curl(chain_url(tag), NULL);
-	struct e2e_filter ft = { .pred = has_trace_id };
+	struct e2e_filter ft = { .pred = e2e_has_trace_id };
 	struct e2e_filter f;
 	struct chain ch;
 	json_t *docs;
@@ -133,15 +97,15 @@ static struct chain run_chain(struct e2e_agent *a, const char *tag, const char *
 	docs = e2e_agent_expect_docs(a, &ft, 6, DOC_WAIT);
 
 	f = (struct e2e_filter){ .type = "subsegment", .pid = r.pid };
-	ch.curl_sub = one(docs, &f);
+	ch.curl_sub = e2e_one_doc(docs, &f);
 	f = (struct e2e_filter){ .type = "segment", .port = relay->port };
-	ch.a_seg = one(docs, &f);
+	ch.a_seg = e2e_one_doc(docs, &f);
 	f = (struct e2e_filter){ .type = "subsegment", .pid = relay->server_pid };
-	ch.a_sub = one(docs, &f);
+	ch.a_sub = e2e_one_doc(docs, &f);
 	f = (struct e2e_filter){ .type = "segment", .port = gos->port };
-	ch.b_seg = one(docs, &f);
+	ch.b_seg = e2e_one_doc(docs, &f);
 	f = (struct e2e_filter){ .type = "subsegment", .pid = gos->server_pid };
-	ch.b_sub = one(docs, &f);
+	ch.b_sub = e2e_one_doc(docs, &f);
 	assert_json_str(ch.a_seg, "name", relay->comm);
 	assert_json_str(ch.b_seg, "name", gos->comm);
 	assert_json_str(ch.c_seg, "name", ngx->comm);
@@ -154,16 +118,16 @@ static struct chain run_chain(struct e2e_agent *a, const char *tag, const char *
 static void check_links(const struct chain *ch)
 {
 	/* edges of the service graph: A → B → C through the calls */
-	assert_parent(ch->a_sub, ch->a_seg);
-	assert_parent(ch->b_seg, ch->a_sub);
-	assert_parent(ch->b_sub, ch->b_seg);
-	assert_parent(ch->c_seg, ch->b_sub);
-	assert_inside(ch->a_sub, ch->a_seg);
-	assert_inside(ch->b_sub, ch->b_seg);
+	e2e_assert_parent(ch->a_sub, ch->a_seg);
+	e2e_assert_parent(ch->b_seg, ch->a_sub);
+	e2e_assert_parent(ch->b_sub, ch->b_seg);
+	e2e_assert_parent(ch->c_seg, ch->b_sub);
+	e2e_assert_inside(ch->a_sub, ch->a_seg);
+	e2e_assert_inside(ch->b_sub, ch->b_seg);
 	/* a callee's segment starts after its caller's request began and ends
 	 * before the caller saw the response end */
-	assert_inside(ch->b_seg, ch->a_sub);
-	assert_inside(ch->c_seg, ch->b_sub);
+	e2e_assert_inside(ch->b_seg, ch->a_sub);
+	e2e_assert_inside(ch->c_seg, ch->b_sub);
 	assert_json_true(ch->a_sub, "traced");
 	assert_json_true(ch->b_sub, "traced");
 	assert_json_int(ch->c_seg, "http.response.status", 200);
@@ -179,8 +143,8 @@ static void test_chain(void **state)
 	ch = run_chain(a, "chain", NULL);
 	assert_trace_id(ch.a_seg, "trace_id");
 	/* curl's call is the entry: A's request came from it */
-	assert_parent(ch.a_seg, ch.curl_sub);
-	assert_inside(ch.a_seg, ch.curl_sub);
+	e2e_assert_parent(ch.a_seg, ch.curl_sub);
+	e2e_assert_inside(ch.a_seg, ch.curl_sub);
 	assert_json_true(ch.curl_sub, "traced");
 	check_links(&ch);
 	assert_int_equal(e2e_agent_stop(a), 0);
@@ -218,7 +182,7 @@ static void test_chain_unsampled(void **state)
 {
 	struct e2e_agent *a = agent_on(NULL);
 	const char *root = now_root();
-	struct e2e_filter ft = { .pred = has_trace_id, .pred_arg = root };
+	struct e2e_filter ft = { .pred = e2e_has_trace_id, .pred_arg = root };
 	struct e2e_filter tag = { .url_contains = "t=unsampled" };
 	struct e2e_run r;
 
@@ -257,11 +221,11 @@ static void test_event_loop(void **state)
 	c_seg = json_array_get(e2e_agent_expect_docs(a, &fn, 1, DOC_WAIT), 0);
 	sub = json_array_get(e2e_agent_expect_docs(a, &fs, 1, DOC_WAIT), 0);
 	seg = json_array_get(e2e_agent_expect_docs(a, &fa, 1, DOC_WAIT), 0);
-	assert_parent(sub, seg);
-	assert_parent(c_seg, sub);
+	e2e_assert_parent(sub, seg);
+	e2e_assert_parent(c_seg, sub);
 	assert_json_str(sub, "trace_id", e2e_json_str(seg, "trace_id"));
 	assert_json_str(c_seg, "trace_id", e2e_json_str(seg, "trace_id"));
-	assert_inside(sub, seg);
+	e2e_assert_inside(sub, seg);
 	assert_int_equal(e2e_agent_stop(a), 0);
 	e2e_agent_check_final(a);
 	assert_int_equal(e2e_agent_counter(a, "counters", "link_ambiguous"), 0);
@@ -315,7 +279,7 @@ static void test_event_loop_ambiguous(void **state)
 		assert_json_int(call, "http.response.status", 200);
 		assert_json_true(call, "traced");
 		assert_json_absent(call, "type");
-		assert_inside(d, call);
+		e2e_assert_inside(d, call);
 	}
 	/* and no independent subsegment from node */
 	{

@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 """Test peer for the xtap end-to-end tests: a thread-per-request HTTP server
 that, for GET /relay?url=U, fetches U (http://127.0.0.1 or [::1] only) and
-answers with its status. Usage: python3 relay.py PORT."""
+answers with its status. Usage: python3 relay.py PORT [BIND [HOST...]]: BIND
+defaults to 127.0.0.1; each HOST (an address of a network namespace the test
+made) may also be fetched."""
 import http.server
 import sys
 import urllib.error
@@ -16,7 +18,7 @@ class Relay(http.server.BaseHTTPRequestHandler):
         u = urllib.parse.urlsplit(self.path)
         target = urllib.parse.parse_qs(u.query).get("url", [""])[0]
         t = urllib.parse.urlsplit(target)
-        if u.path != "/relay" or t.scheme != "http" or t.hostname not in ("127.0.0.1", "::1"):
+        if u.path != "/relay" or t.scheme != "http" or t.hostname not in ALLOWED:
             self.answer(400, b"relay: url must be http://127.0.0.1...\n")
             return
         try:
@@ -40,4 +42,6 @@ class Relay(http.server.BaseHTTPRequestHandler):
         pass
 
 
-http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Relay).serve_forever()
+ALLOWED = ("127.0.0.1", "::1") + tuple(sys.argv[3:])
+BIND = sys.argv[2] if len(sys.argv) > 2 else "127.0.0.1"
+http.server.ThreadingHTTPServer((BIND, int(sys.argv[1])), Relay).serve_forever()
