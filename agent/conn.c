@@ -698,6 +698,15 @@ static struct span_ref call_parent(struct proc *proc, const struct xtap_txn *t, 
 	int n_tid = 0, n_any = 0, scanned = 0;
 	struct span_ref none = { 0 };
 
+	/* the kernel named the request (its thread's, its goroutine's, its
+	 * process's only one: propagate.bpf.h, go_http.bpf.h) */
+	if (t->kctx.parent_id &&
+	    (t->kctx.source == XTAP_CTX_THREAD || t->kctx.source == XTAP_CTX_PROCESS)) {
+		for (q = proc->inflight; q && scanned < INFLIGHT_SCAN_MAX; q = q->if_next, scanned++)
+			if (q->txn.kctx.span_id == t->kctx.parent_id)
+				return q->txn.span;
+		scanned = 0;
+	}
 	for (q = proc->inflight; q && scanned < INFLIGHT_SCAN_MAX; q = q->if_next, scanned++) {
 		if (q->txn.start_ns > t->start_ns)
 			continue; /* began after the call: not its cause */
@@ -763,8 +772,6 @@ static void seed_from_kernel(struct span *s, const struct xtap_txn *t, struct sp
 	fmt_kernel_trace_id(k->trace_id, s->seed_trace_id);
 	if (k->source == XTAP_CTX_TCPOPT)
 		fmt_kernel_span_id(k->parent_id, s->seed_parent_id);
-	if (k->span_id)
-		fmt_kernel_span_id(k->span_id, s->id);
 	ps = parent.gen ? span_get(parent) : NULL;
 	if (ps && ps->state == SPAN_ROOT) {
 		const char *pt = ps->trace_id[0] ? ps->trace_id : ps->seed_trace_id;
@@ -789,6 +796,10 @@ static void link_request(struct conn *c, struct pending *p)
 
 	t->span = span_new(t->start_ns / 1000000000ull);
 	s = span_get(t->span);
+	/* a call's id is the one the kernel sent in its option: before any
+	 * link copies it */
+	if (c->role == XTAP_ROLE_CLIENT && t->kctx.span_id)
+		fmt_kernel_span_id(t->kctx.span_id, s->id);
 	if (c->role == XTAP_ROLE_CLIENT) {
 		/* a trace header the process put on the call is what the
 		 * callee continues: it wins over the request in flight */
@@ -827,8 +838,6 @@ static void link_request(struct conn *c, struct pending *p)
 		seed_from_kernel(s, t, parent);
 	else if (c->role != XTAP_ROLE_CLIENT && t->kctx.source == XTAP_CTX_NEW)
 		xtap_ctr.link_ctx_mismatch++; /* the kernel missed the header: its calls did too */
-	else if (t->kctx.span_id)
-		fmt_kernel_span_id(t->kctx.span_id, s->id); /* what the option sent */
 	t->inherits = s->state == SPAN_CHILD;
 	if (hdr && !t->inherits) {
 		memcpy(s->trace_id, hc.trace_id, sizeof(s->trace_id));

@@ -159,7 +159,8 @@ static int choose_programs(struct capture_bpf *skel, bool report, bool tls, bool
 	bpf_object__for_each_program(prog, skel->obj) {
 		const char *sec = bpf_program__section_name(prog);
 
-		if ((!strncmp(bpf_program__name(prog), "tls_", 4) && !tls) ||
+		if (((!strncmp(bpf_program__name(prog), "tls_", 4) ||
+		      !strncmp(bpf_program__name(prog), "go_http_", 8)) && !tls) ||
 		    (bpf_program__type(prog) == BPF_PROG_TYPE_SOCK_OPS && !propagate)) {
 			bpf_program__set_autoload(prog, false);
 			continue;
@@ -378,6 +379,10 @@ struct bpf_link *loader_attach_tls(void *loader, enum tls_prog prog, const char 
 		[TLS_PROG_GO_READ] = l->skel->progs.tls_go_read,
 		[TLS_PROG_GO_WRITE] = l->skel->progs.tls_go_write,
 		[TLS_PROG_GO_RETURN] = l->skel->progs.tls_go_return,
+		[TLS_PROG_GO_HTTP_SERVE] = l->skel->progs.go_http_serve,
+		[TLS_PROG_GO_HTTP_FINISH] = l->skel->progs.go_http_finish,
+		[TLS_PROG_GO_HTTP_ROUNDTRIP] = l->skel->progs.go_http_roundtrip,
+		[TLS_PROG_GO_HTTP_REQ_WRITE] = l->skel->progs.go_http_req_write,
 	};
 	LIBBPF_OPTS(bpf_uprobe_opts, opts, .retprobe = prog == TLS_PROG_SSL_RETURN);
 

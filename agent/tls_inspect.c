@@ -138,6 +138,67 @@ static bool openssl_probes(struct elf_file *ef, struct tls_target *t)
 	return true;
 }
 
+/* Entry probes on the four net/http functions that say which request a
+ * call serves (bpf/go_http.bpf.h): all or none. */
+static bool go_http_probes(struct elf_file *ef, struct tls_target *t)
+{
+	static const char *const names[] = {
+		"net/http.serverHandler.ServeHTTP", "net/http.(*response).finishRequest",
+		"net/http.(*Transport).roundTrip", "net/http.(*Request).write",
+	};
+	static const enum tls_prog progs[] = { TLS_PROG_GO_HTTP_SERVE, TLS_PROG_GO_HTTP_FINISH,
+					       TLS_PROG_GO_HTTP_ROUNDTRIP,
+					       TLS_PROG_GO_HTTP_REQ_WRITE };
+	struct go_func f[4] = {};
+	uint64_t off[4];
+	int n = t->n_probes;
+
+	if (go_elf_funcs(ef, names, 4, f) != 4)
+		return false;
+	for (int i = 0; i < 4; i++)
+		if (!f[i].entry || elf_file_offset(ef, f[i].entry, &off[i]))
+			return false;
+	for (int i = 0; i < 4; i++)
+		if (add_probe(t, progs[i], off[i])) {
+			t->n_probes = n;
+			return false;
+		}
+	return true;
+}
+
+/* crypto/tls's probes: every RET of Read and Write, then their entries.
+ * false with t->detail saying why not (t->n_probes back to 0). */
+static bool go_tls_probes(struct elf_file *ef, struct tls_target *t, const struct go_func *f,
+			  const char *const *names, int *nret)
+{
+	uint64_t rets[TLS_PROBES_MAX];
+
+	for (int i = 0; i < 2; i++) {
+		nret[i] = go_elf_rets(ef, &f[i], rets, TLS_PROBES_MAX);
+		if (nret[i] <= 0) {
+			skip(t, TLS_KIND_GO, "");
+			detail(t, "%s: %s", names[i],
+			       nret[i] == 0 ? "no RET instruction found" : strerror(-nret[i]));
+			return false;
+		}
+		for (int k = 0; k < nret[i]; k++)
+			if (add_probe(t, TLS_PROG_GO_RETURN, rets[k])) {
+				skip(t, TLS_KIND_GO, "too many RET instructions to probe");
+				return false;
+			}
+	}
+	for (int i = 0; i < 2; i++) {
+		uint64_t off;
+
+		if (elf_file_offset(ef, f[i].entry, &off) ||
+		    add_probe(t, i ? TLS_PROG_GO_WRITE : TLS_PROG_GO_READ, off)) {
+			skip(t, TLS_KIND_GO, "crypto/tls.(*Conn).Read/Write outside the code");
+			return false;
+		}
+	}
+	return true;
+}
+
 /* Go crypto/tls (*Conn).Read and Write, with the register ABI: an entry
  * probe each and a probe on every RET (a uretprobe would rewrite the
  * return address on a goroutine stack, which the Go runtime moves). Go's
@@ -150,7 +211,6 @@ static bool go_target(struct elf_file *ef, struct tls_target *t)
 					     "crypto/tls.(*Conn).Write" };
 	int min_minor = elf_file_machine(ef) == EM_AARCH64 ? 18 : 17;
 	int verr, found, major, minor;
-	uint64_t rets[TLS_PROBES_MAX];
 	struct go_func f[2];
 	int nret[2];
 
@@ -182,33 +242,23 @@ static bool go_target(struct elf_file *ef, struct tls_target *t)
 		return true;
 	}
 	t->n_probes = 0;
-	for (int i = 0; i < 2; i++) {
-		nret[i] = go_elf_rets(ef, &f[i], rets, TLS_PROBES_MAX);
-		if (nret[i] <= 0) {
-			skip(t, TLS_KIND_GO, "");
-			detail(t, "%s: %s", names[i],
-			       nret[i] == 0 ? "no RET instruction found" : strerror(-nret[i]));
-			return true;
-		}
-		for (int k = 0; k < nret[i]; k++)
-			if (add_probe(t, TLS_PROG_GO_RETURN, rets[k])) {
-				skip(t, TLS_KIND_GO, "too many RET instructions to probe");
-				return true;
-			}
+	if (go_tls_probes(ef, t, f, names, nret)) {
+		t->verdict = TLS_PROBE;
+		t->kind = TLS_KIND_GO;
+		detail(t, "crypto/tls.(*Conn).Read, Write from %s, %d+%d returns%s",
+		       f[0].from_symtab ? ".symtab" : ".gopclntab", nret[0], nret[1],
+		       go_http_probes(ef, t) ? "; net/http" : "");
+		return true;
 	}
-	for (int i = 0; i < 2; i++) {
-		uint64_t off;
+	/* its HTTP calls can still be linked to their requests */
+	if (go_http_probes(ef, t)) {
+		char why[TLS_DETAIL_MAX];
 
-		if (elf_file_offset(ef, f[i].entry, &off) ||
-		    add_probe(t, i ? TLS_PROG_GO_WRITE : TLS_PROG_GO_READ, off)) {
-			skip(t, TLS_KIND_GO, "crypto/tls.(*Conn).Read/Write outside the code");
-			return true;
-		}
+		snprintf(why, sizeof(why), "%s", t->detail);
+		t->verdict = TLS_PROBE;
+		t->kind = TLS_KIND_GO;
+		detail(t, "net/http only; HTTPS not traced: %.120s", why);
 	}
-	t->verdict = TLS_PROBE;
-	t->kind = TLS_KIND_GO;
-	detail(t, "crypto/tls.(*Conn).Read, Write from %s, %d+%d returns",
-	       f[0].from_symtab ? ".symtab" : ".gopclntab", nret[0], nret[1]);
 	return true;
 }
 

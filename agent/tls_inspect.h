@@ -17,6 +17,11 @@ enum tls_prog {
 	TLS_PROG_GO_READ,
 	TLS_PROG_GO_WRITE,
 	TLS_PROG_GO_RETURN, /* at a RET instruction */
+	/* Go net/http: which request a call serves (bpf/go_http.bpf.h) */
+	TLS_PROG_GO_HTTP_SERVE,
+	TLS_PROG_GO_HTTP_FINISH,
+	TLS_PROG_GO_HTTP_ROUNDTRIP,
+	TLS_PROG_GO_HTTP_REQ_WRITE,
 };
 
 enum tls_verdict {
@@ -33,8 +38,8 @@ enum tls_kind {
 };
 
 /* Probes on one file at most: OpenSSL needs 5; Go 2 entries and every RET
- * of Read and Write. */
-#define TLS_PROBES_MAX 48
+ * of Read and Write, and 4 on net/http. */
+#define TLS_PROBES_MAX 56
 #define TLS_VERSION_MAX 48
 #define TLS_DETAIL_MAX 160
 

@@ -1029,5 +1029,6 @@ int process_exit(void *ctx)
 }
 
 #include "tls.bpf.h"
+#include "go_http.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

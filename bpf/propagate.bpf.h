@@ -40,10 +40,13 @@ struct sock_ctx {
 
 struct flight_ctx {
 	__u8 trace_id[16];
+	__u64 req_key; /* the served request's key (xtap_trace_ctx.span_id of its record) */
 	__u32 tgid;
-	__s32 inflight; /* process entry: request heads read minus response heads written */
+	__s32 inflight; /* request heads read minus response heads written, by the
+			 * thread (an event loop's thread serves several) or the process */
 	__u8 sampled;
-	__u8 pad[7];
+	__u8 once; /* a thread entry for one call (Go's writeLoop): gone once used */
+	__u8 pad[6];
 };
 
 /* socket cookie → the context its packets carry out (client) */
@@ -251,11 +254,13 @@ static __always_inline void server_request_ctx(struct scratch *s, struct conn_va
 					       __u64 pid_tgid)
 {
 	struct xtap_trace_ctx *t = &s->ev.tctx;
-	struct flight_ctx f = {}, *pf;
+	struct flight_ctx f = {}, *pf, *pt;
 	struct sock_ctx *in;
 	__u32 tid = (__u32)pid_tgid, tgid = pid_tgid >> 32;
 
 	t->sampled = XTAP_SAMPLED_UNKNOWN;
+	/* the request's key, by which its calls name it to the agent */
+	t->span_id = new_span_id();
 	head_framing(s, n); /* finds the trace headers' lines */
 	if (!(s->amzn_at && amzn_header_at(s->amzn_at, n)) &&
 	    !(s->tp_at && traceparent_at(s->tp_at, n))) {
@@ -275,11 +280,16 @@ static __always_inline void server_request_ctx(struct scratch *s, struct conn_va
 	__builtin_memcpy(f.trace_id, t->trace_id, 16);
 	f.sampled = t->sampled;
 	f.tgid = tgid;
+	f.req_key = t->span_id;
+	pt = bpf_map_lookup_elem(&ctx_thread, &tid);
+	f.inflight = pt && pt->tgid == tgid && !pt->once && pt->inflight > 0 ? pt->inflight + 1 : 1;
 	bpf_map_update_elem(&ctx_thread, &tid, &f, BPF_ANY);
+	f.inflight = 0;
 	pf = bpf_map_lookup_elem(&ctx_proc, &tgid);
 	if (pf) {
 		__builtin_memcpy(pf->trace_id, t->trace_id, 16);
 		pf->sampled = t->sampled;
+		pf->req_key = t->span_id;
 		pf->inflight++;
 	} else {
 		f.inflight = 1;
@@ -287,13 +297,17 @@ static __always_inline void server_request_ctx(struct scratch *s, struct conn_va
 	}
 }
 
-/* A server wrote a response head: its thread serves nothing now. */
+/* A server wrote a response head: its thread serves one request less. */
 static __always_inline void server_response_ctx(__u64 pid_tgid)
 {
 	__u32 tid = (__u32)pid_tgid, tgid = pid_tgid >> 32;
-	struct flight_ctx *pf;
+	struct flight_ctx *pf, *pt;
 
-	bpf_map_delete_elem(&ctx_thread, &tid);
+	pt = bpf_map_lookup_elem(&ctx_thread, &tid);
+	if (pt && pt->inflight > 1)
+		pt->inflight--;
+	else if (pt)
+		bpf_map_delete_elem(&ctx_thread, &tid);
 	pf = bpf_map_lookup_elem(&ctx_proc, &tgid);
 	if (pf && pf->inflight > 0)
 		pf->inflight--;
@@ -339,7 +353,7 @@ static __always_inline void client_request_ctx(struct conn_val *v, __u64 pid_tgi
 	    starts_response(head))
 		return;
 	f = bpf_map_lookup_elem(&ctx_thread, &tid);
-	if (f && f->tgid == tgid) {
+	if (f && f->tgid == tgid && (f->once || f->inflight == 1)) {
 		t->source = XTAP_CTX_THREAD;
 	} else {
 		f = bpf_map_lookup_elem(&ctx_proc, &tgid);
@@ -348,6 +362,9 @@ static __always_inline void client_request_ctx(struct conn_val *v, __u64 pid_tgi
 	if (t->source != XTAP_CTX_ROOT && f) {
 		__builtin_memcpy(t->trace_id, f->trace_id, 16);
 		t->sampled = f->sampled;
+		t->parent_id = f->req_key;
+		if (f->once)
+			bpf_map_delete_elem(&ctx_thread, &tid);
 	} else {
 		new_trace_id(t->trace_id);
 		t->sampled = XTAP_SAMPLED_UNKNOWN;

@@ -13,7 +13,9 @@
  *   event loop    node with one request in flight: its call is linked; with
  *                 two in flight, the calls are ambiguous: each becomes a
  *                 segment of its own (counted), and nginx's segments hang
- *                 under those calls.
+ *                 under those calls;
+ *   goroutines    Go with two requests in flight: each call is linked to
+ *                 its own request all the same (net/http probes).
  */
 #include "harness.h"
 
@@ -292,6 +294,53 @@ static void test_event_loop_ambiguous(void **state)
 	assert_int_equal(e2e_agent_counter(a, "counters", "link_ambiguous"), 2);
 }
 
+/* Go serves two requests at once, and their calls are written by the
+ * transport's goroutines on any thread: the goroutine probes still link
+ * each call to its own request, nothing is ambiguous. */
+static void test_go_goroutines(void **state)
+{
+	struct e2e_agent *a = agent_on(NULL);
+	static const char *const tags[] = { "g1", "g2" };
+	struct e2e_proc *c[2];
+	const char *urls[2];
+
+	(void)state;
+	for (int i = 0; i < 2; i++) {
+		const char *target = e2e_url(ngx->port, e2e_fmt("/static/hello.txt?t=%s", tags[i]));
+
+		urls[i] = e2e_url(gos->port, e2e_fmt("/fetch?wait=400&url=%s", qenc(target)));
+	}
+	/* both requests are in flight when either call begins */
+	for (int i = 0; i < 2; i++)
+		c[i] = e2e_spawnv((const char *const[]){ "curl", "-sS", "--max-time", "10", "-o",
+							 "/dev/null", urls[i], NULL });
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(e2e_proc_wait(c[i], 20), 0);
+	for (int i = 0; i < 2; i++) {
+		struct e2e_filter fn = { .type = "segment", .port = ngx->port,
+					 .url_contains = e2e_fmt("t=%s", tags[i]) };
+		struct e2e_filter fg = { .type = "segment", .port = gos->port,
+					 .url_contains = e2e_fmt("t%%3D%s", tags[i]) };
+		struct e2e_filter fc = { .type = "subsegment", .pid = gos->server_pid,
+					 .pred = e2e_has_trace_id };
+		json_t *n = json_array_get(e2e_agent_expect_docs(a, &fn, 1, DOC_WAIT), 0);
+		json_t *g = json_array_get(e2e_agent_expect_docs(a, &fg, 1, DOC_WAIT), 0);
+		json_t *call;
+
+		fc.pred_arg = e2e_json_str(g, "trace_id");
+		assert_non_null(fc.pred_arg);
+		call = json_array_get(e2e_agent_expect_docs(a, &fc, 1, DOC_WAIT), 0);
+		e2e_assert_parent(call, g);
+		e2e_assert_parent(n, call);
+		assert_json_str(n, "trace_id", e2e_json_str(g, "trace_id"));
+		assert_json_str(call, "http.request.url", "http://127.0.0.1/static/hello.txt");
+		e2e_assert_inside(call, g);
+	}
+	assert_int_equal(e2e_agent_stop(a), 0);
+	e2e_agent_check_final(a);
+	assert_int_equal(e2e_agent_counter(a, "counters", "link_ambiguous"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -301,6 +350,8 @@ int main(void)
 						e2e_test_teardown),
 		cmocka_unit_test_setup_teardown(test_event_loop, e2e_test_setup, e2e_test_teardown),
 		cmocka_unit_test_setup_teardown(test_event_loop_ambiguous, e2e_test_setup,
+						e2e_test_teardown),
+		cmocka_unit_test_setup_teardown(test_go_goroutines, e2e_test_setup,
 						e2e_test_teardown),
 	};
 

@@ -183,10 +183,16 @@ static void test_inspect(void **state)
 	assert_int_equal(t.kind, TLS_KIND_GO);
 	assert_string_equal(t.version, goversion);
 	assert_non_null(strstr(t.detail, "from .symtab"));
+	/* an HTTP server and client: net/http's four probes come last */
+	assert_non_null(strstr(t.detail, "; net/http"));
+	assert_int_equal(t.probes[t.n_probes - 4].prog, TLS_PROG_GO_HTTP_SERVE);
+	assert_int_equal(t.probes[t.n_probes - 3].prog, TLS_PROG_GO_HTTP_FINISH);
+	assert_int_equal(t.probes[t.n_probes - 2].prog, TLS_PROG_GO_HTTP_ROUNDTRIP);
+	assert_int_equal(t.probes[t.n_probes - 1].prog, TLS_PROG_GO_HTTP_REQ_WRITE);
 	/* every RET, then the two entries */
-	assert_int_equal(t.probes[t.n_probes - 2].prog, TLS_PROG_GO_READ);
-	assert_int_equal(t.probes[t.n_probes - 1].prog, TLS_PROG_GO_WRITE);
-	for (int i = 0; i < t.n_probes - 2; i++)
+	assert_int_equal(t.probes[t.n_probes - 6].prog, TLS_PROG_GO_READ);
+	assert_int_equal(t.probes[t.n_probes - 5].prog, TLS_PROG_GO_WRITE);
+	for (int i = 0; i < t.n_probes - 6; i++)
 		assert_int_equal(t.probes[i].prog, TLS_PROG_GO_RETURN);
 
 	assert_int_equal(tls_inspect(stripped, stripped, false, &t), 0);

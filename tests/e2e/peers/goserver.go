@@ -106,6 +106,10 @@ func main() {
 			http.Error(w, "url must be http://127.0.0.1...", http.StatusBadRequest)
 			return
 		}
+		// wait=MS: the call starts that much later (requests overlap)
+		if ms := intQuery(r, "wait", 0); ms > 0 && ms <= 30000 {
+			time.Sleep(time.Duration(ms) * time.Millisecond)
+		}
 		resp, err := client.Get(target)
 		if err != nil {
 			http.Error(w, "fetch: "+err.Error(), http.StatusBadGateway)
