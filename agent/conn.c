@@ -657,6 +657,7 @@ static bool adopt(struct pending *q, struct span_ref call)
 	cs = span_get(call);
 	cs->has_child_link = true;
 	cs->callee_traced = true;
+	span_seed_caller(q->txn.span, call);
 	xtap_ctr.links_node++;
 	return true;
 }
@@ -834,8 +835,11 @@ static void link_request(struct conn *c, struct pending *p)
 			s->deadline_ns = clock_mono_now() + link_wait_ns;
 		}
 	}
-	if (!hdr)
+	if (!hdr) {
 		seed_from_kernel(s, t, parent);
+		if (c->role != XTAP_ROLE_CLIENT && s->state == SPAN_CHILD)
+			span_seed_caller(t->span, parent);
+	}
 	else if (c->role != XTAP_ROLE_CLIENT && t->kctx.source == XTAP_CTX_NEW)
 		xtap_ctr.link_ctx_mismatch++; /* the kernel missed the header: its calls did too */
 	t->inherits = s->state == SPAN_CHILD;

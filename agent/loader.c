@@ -140,7 +140,8 @@ bool loader_cgroup2_mount(char *out, size_t n)
 bool loader_tcp_option_supported(void)
 {
 	static const enum bpf_func_id need[] = { BPF_FUNC_reserve_hdr_opt, BPF_FUNC_store_hdr_opt,
-						 BPF_FUNC_load_hdr_opt, BPF_FUNC_get_netns_cookie };
+						 BPF_FUNC_load_hdr_opt, BPF_FUNC_get_netns_cookie,
+						 BPF_FUNC_get_current_pid_tgid };
 
 	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
 		if (libbpf_probe_bpf_helper(BPF_PROG_TYPE_SOCK_OPS, need[i], NULL) != 1)

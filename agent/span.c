@@ -44,6 +44,14 @@ bool span_link(struct span_ref child, struct span_ref parent)
 	return true;
 }
 
+void span_seed_caller(struct span_ref server, struct span_ref call)
+{
+	struct span *s = span_get(server), *c = span_get(call);
+
+	if (s && c && !c->seed_trace_id[0] && !c->trace_id[0])
+		memcpy(c->seed_trace_id, s->seed_trace_id, sizeof(c->seed_trace_id));
+}
+
 /* s stops waiting, or lost its parent: it starts a trace of its own. */
 static void make_root(struct span *s)
 {

@@ -74,6 +74,10 @@ struct span *span_get(struct span_ref r);
 /* Make child a CHILD of parent (parent_id = parent's id). false when either
  * is gone. */
 bool span_link(struct span_ref child, struct span_ref parent);
+/* A server's span linked to the call that sent its request: a call the
+ * kernel made no context for (a pure client's) takes the trace id the
+ * kernel gave the server's request, so the ids the server sent on hold. */
+void span_seed_caller(struct span_ref server, struct span_ref call);
 /* Resolve r's trace context. Returns 1 when resolved (out is filled), 0 when
  * r or an ancestor still waits for a link (now_ns < its deadline). force:
  * waiting spans give up now (shutdown, a full wait list). A span whose

@@ -729,7 +729,7 @@ static __always_inline void record_ctx(struct scratch *s, struct conn_val *v, __
 		if (dir == XTAP_DIR_OUT && a->tctx.source)
 			s->ev.tctx = a->tctx;
 		else if (dir == XTAP_DIR_IN && v->cookie && starts_response(s->ev.data))
-			bpf_map_delete_elem(&ctx_out, &v->cookie);
+			sock_ctx_idle(v->cookie);
 	}
 }
 

@@ -10,7 +10,9 @@
  *    request is served (thread per request; an event loop serving one);
  *  - a client's request head, at the write's enter, gets a new subsegment
  *    id and the context of its thread, else of its process's only request,
- *    else a new trace id; the socket keeps it until the response comes back;
+ *    else a new trace id; the socket keeps it until the response comes back.
+ *    Only processes that serve requests do this: a pure client's calls
+ *    start traces that nothing upstream links to, so they carry nothing;
  *  - a sockops program writes it as a TCP option on the data packets of
  *    that socket, and the server's side parses it into the socket it
  *    arrives on, for that socket's next request head.
@@ -35,7 +37,11 @@ struct sock_ctx {
 	__u8 trace_id[16];
 	__u64 span_id; /* on the wire: the parent id, with the sampled flag */
 	__u8 sampled;
-	__u8 pad[7];
+	/* ctx_out: a request is on its way (its response not read yet). A
+	 * keep-alive connection's entry stays, idle, and the next request
+	 * writes over it in place: no map update per request. */
+	__u8 active;
+	__u8 pad[6];
 };
 
 struct flight_ctx {
@@ -283,7 +289,10 @@ static __always_inline void server_request_ctx(struct scratch *s, struct conn_va
 	f.req_key = t->span_id;
 	pt = bpf_map_lookup_elem(&ctx_thread, &tid);
 	f.inflight = pt && pt->tgid == tgid && !pt->once && pt->inflight > 0 ? pt->inflight + 1 : 1;
-	bpf_map_update_elem(&ctx_thread, &tid, &f, BPF_ANY);
+	if (pt)
+		*pt = f; /* in place: a thread serves request after request */
+	else
+		bpf_map_update_elem(&ctx_thread, &tid, &f, BPF_ANY);
 	f.inflight = 0;
 	pf = bpf_map_lookup_elem(&ctx_proc, &tgid);
 	if (pf) {
@@ -303,11 +312,10 @@ static __always_inline void server_response_ctx(__u64 pid_tgid)
 	__u32 tid = (__u32)pid_tgid, tgid = pid_tgid >> 32;
 	struct flight_ctx *pf, *pt;
 
+	/* the entry stays, idle (inflight 0), for the thread's next request */
 	pt = bpf_map_lookup_elem(&ctx_thread, &tid);
-	if (pt && pt->inflight > 1)
+	if (pt && pt->inflight > 0)
 		pt->inflight--;
-	else if (pt)
-		bpf_map_delete_elem(&ctx_thread, &tid);
 	pf = bpf_map_lookup_elem(&ctx_proc, &tgid);
 	if (pf && pf->inflight > 0)
 		pf->inflight--;
@@ -346,7 +354,7 @@ static __always_inline void client_request_ctx(struct conn_val *v, __u64 pid_tgi
 	__u32 tid = (__u32)pid_tgid, tgid = pid_tgid >> 32;
 	struct xtap_trace_ctx *t = &a->tctx;
 	struct flight_ctx *f;
-	struct sock_ctx sc = {};
+	struct sock_ctx sc = {}, *out;
 	__u8 head[8];
 
 	if (!first_bytes(a->buf, a->iovcnt, a->sys, head) || !starts_msg(head) ||
@@ -356,8 +364,13 @@ static __always_inline void client_request_ctx(struct conn_val *v, __u64 pid_tgi
 	if (f && f->tgid == tgid && (f->once || f->inflight == 1)) {
 		t->source = XTAP_CTX_THREAD;
 	} else {
+		/* a process that has served no request (curl, a batch job)
+		 * has no context to send: its call starts a trace, as the
+		 * agent decides, and its packets carry nothing */
 		f = bpf_map_lookup_elem(&ctx_proc, &tgid);
-		t->source = f && f->inflight == 1 ? XTAP_CTX_PROCESS : XTAP_CTX_ROOT;
+		if (!f)
+			return;
+		t->source = f->inflight == 1 ? XTAP_CTX_PROCESS : XTAP_CTX_ROOT;
 	}
 	if (t->source != XTAP_CTX_ROOT && f) {
 		__builtin_memcpy(t->trace_id, f->trace_id, 16);
@@ -370,10 +383,26 @@ static __always_inline void client_request_ctx(struct conn_val *v, __u64 pid_tgi
 		t->sampled = XTAP_SAMPLED_UNKNOWN;
 	}
 	t->span_id = new_span_id();
-	__builtin_memcpy(sc.trace_id, t->trace_id, 16);
-	sc.span_id = t->span_id;
-	sc.sampled = t->sampled;
-	bpf_map_update_elem(&ctx_out, &v->cookie, &sc, BPF_ANY);
+	out = bpf_map_lookup_elem(&ctx_out, &v->cookie);
+	if (!out) {
+		bpf_map_update_elem(&ctx_out, &v->cookie, &sc, BPF_ANY);
+		out = bpf_map_lookup_elem(&ctx_out, &v->cookie);
+		if (!out)
+			return;
+	}
+	__builtin_memcpy(out->trace_id, t->trace_id, 16);
+	out->span_id = t->span_id;
+	out->sampled = t->sampled;
+	out->active = 1;
+}
+
+/* The response came back: the socket's packets go without the option. */
+static __always_inline void sock_ctx_idle(__u64 cookie)
+{
+	struct sock_ctx *c = bpf_map_lookup_elem(&ctx_out, &cookie);
+
+	if (c)
+		c->active = 0;
 }
 
 /* ---- the TCP option ---- */
@@ -411,10 +440,18 @@ int trace_sockops(struct bpf_sock_ops *skops)
 	if (!propagate || !sockops_in_scope(skops))
 		return 1;
 	switch (skops->op) {
-	case BPF_SOCK_OPS_TCP_CONNECT_CB:
+	case BPF_SOCK_OPS_TCP_CONNECT_CB: {
+		/* connect(2) runs here, in the caller's context: only a process
+		 * that serves requests has a context to send, so only its
+		 * connections pay for a callback per packet */
+		__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+		if (!bpf_map_lookup_elem(&ctx_proc, &tgid))
+			break;
 		bpf_get_socket_cookie(skops); /* made now, read by classify() */
 		set_cb_flags(skops, BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG);
 		break;
+	}
 	case BPF_SOCK_OPS_TCP_LISTEN_CB:
 	case BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB:
 		bpf_get_socket_cookie(skops);
@@ -428,7 +465,8 @@ int trace_sockops(struct bpf_sock_ops *skops)
 		if (skops->args[0] != BPF_WRITE_HDR_TCP_CURRENT_MSS && !skops->skb_len)
 			break;
 		cookie = bpf_get_socket_cookie(skops);
-		if (!bpf_map_lookup_elem(&ctx_out, &cookie))
+		c = bpf_map_lookup_elem(&ctx_out, &cookie);
+		if (!c || !c->active)
 			break;
 		if (bpf_reserve_hdr_opt(skops, XTAP_TCPOPT_LEN, 0) &&
 		    skops->args[0] != BPF_WRITE_HDR_TCP_CURRENT_MSS)
@@ -437,7 +475,7 @@ int trace_sockops(struct bpf_sock_ops *skops)
 	case BPF_SOCK_OPS_WRITE_HDR_OPT_CB:
 		cookie = bpf_get_socket_cookie(skops);
 		c = bpf_map_lookup_elem(&ctx_out, &cookie);
-		if (!c)
+		if (!c || !c->active)
 			break;
 		opt.kind = XTAP_TCPOPT_KIND;
 		opt.len = XTAP_TCPOPT_LEN;

@@ -33,6 +33,33 @@ static void test_root_resolves_with_new_trace(void **state)
 	assert_int_equal(out.drop, SPAN_KEEP);
 }
 
+/* A root takes the kernel's ids; a pure client's call, linked to by the
+ * server its request reached, takes the server's kernel trace id. */
+static void test_kernel_seeds(void **state)
+{
+	static const char kt[] = "1-6553f100-0123456789abcdef01234567";
+	static const char kp[] = "00f067aa0ba902b4";
+	struct span_ref srv = span_new(1700000000), call = span_new(1700000000),
+			other = span_new(1700000000);
+	struct span_resolved a, b, c;
+
+	(void)state;
+	memcpy(span_get(srv)->seed_trace_id, kt, sizeof(kt));
+	memcpy(span_get(other)->seed_trace_id, kt, sizeof(kt));
+	memcpy(span_get(other)->seed_parent_id, kp, sizeof(kp));
+	assert_true(span_link(srv, call));
+	span_seed_caller(srv, call);
+	assert_int_equal(span_resolve(srv, 0, false, &a), 1);
+	assert_int_equal(span_resolve(call, 0, false, &b), 1);
+	assert_string_equal(a.trace_id, kt);
+	assert_string_equal(b.trace_id, kt);
+	assert_string_equal(a.parent_id, b.id);
+	/* a root with a caller's option: its trace and parent */
+	assert_int_equal(span_resolve(other, 0, false, &c), 1);
+	assert_string_equal(c.trace_id, kt);
+	assert_string_equal(c.parent_id, kp);
+}
+
 static void test_child_inherits(void **state)
 {
 	struct span_ref root = span_new(1700000000), mid = span_new(1700000000),
@@ -329,6 +356,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_root_resolves_with_new_trace),
+		cmocka_unit_test(test_kernel_seeds),
 		cmocka_unit_test(test_child_inherits),
 		cmocka_unit_test(test_await_waits_until_deadline),
 		cmocka_unit_test(test_await_linked_in_time),
