@@ -114,21 +114,6 @@ out:
 	probe_bpf__destroy(skel);
 }
 
-static uint64_t cap_effective(void)
-{
-	FILE *f = fopen("/proc/self/status", "re");
-	unsigned long long v = 0;
-	char line[256];
-
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "CapEff: %llx", &v) == 1)
-			break;
-	fclose(f);
-	return v;
-}
-
 static bool tracefs_events(void)
 {
 	return !access("/sys/kernel/tracing/events", F_OK) ||
@@ -255,7 +240,7 @@ int do_probe(int argc, char **argv)
 	else
 		set(&capture, true, "loaded (verified), not attached");
 	log_set_level(level);
-	capeff = cap_effective();
+	capeff = loader_cap_effective();
 
 	/* run needs: BTF, tracefs, the ring buffer, syscall and raw
 	 * tracepoints, and its programs to pass the verifier */

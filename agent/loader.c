@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mount.h>
+#include <linux/capability.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <linux/magic.h>
@@ -135,6 +136,21 @@ bool loader_cgroup2_mount(char *out, size_t n)
 	}
 	fclose(f);
 	return found;
+}
+
+uint64_t loader_cap_effective(void)
+{
+	FILE *f = fopen("/proc/self/status", "re");
+	unsigned long long v = 0;
+	char line[256];
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapEff: %llx", &v) == 1)
+			break;
+	fclose(f);
+	return v;
 }
 
 bool loader_tcp_option_supported(void)
@@ -266,6 +282,13 @@ int loader_open(const struct loader_opts *o, struct loader **out)
 	if (o->propagate && !propagate)
 		p_info("trace context across nodes: off (needs a cgroup v2 mount and sockops TCP "
 		       "header options, kernel >= 5.15); same-node links still work");
+	/* sockops programs are networking programs: loading and attaching
+	 * them takes CAP_NET_ADMIN (or CAP_SYS_ADMIN) */
+	if (propagate && !(loader_cap_effective() & (1ULL << CAP_NET_ADMIN | 1ULL << CAP_SYS_ADMIN))) {
+		propagate = false;
+		p_info("trace context across nodes: off (needs CAP_NET_ADMIN or CAP_SYS_ADMIN); "
+		       "same-node links still work");
+	}
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return -ENOMEM;

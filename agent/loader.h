@@ -61,6 +61,8 @@ bool loader_propagating(const struct loader *l);
 /* Keep the BPF side's wall clock (trace ids carry epoch seconds) in step
  * with CLOCK_REALTIME: cheap, call it now and then. */
 void loader_sync_clock(struct loader *l);
+/* This process's effective capabilities (CapEff), 0 when unreadable. */
+uint64_t loader_cap_effective(void);
 /* The cgroup v2 mount point (hybrid layouts put it at /sys/fs/cgroup/unified). */
 bool loader_cgroup2_mount(char *out, size_t n);
 /* The kernel lets sockops programs write, reserve and read TCP header

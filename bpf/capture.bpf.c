@@ -351,6 +351,7 @@ static __always_inline bool tls_syscall(__u64 pid_tgid, __s32 fd, struct conn_va
 /* propagate.bpf.h */
 static __always_inline void client_request_ctx(struct conn_val *v, __u64 pid_tgid,
 					       struct active_args *a);
+static __always_inline void tls_request_ctx(struct conn_val *v, __u64 pid_tgid);
 
 static __always_inline void data_enter(__s32 fd, __u64 buf, __u64 iovcnt, __u8 sys)
 {
@@ -361,7 +362,16 @@ static __always_inline void data_enter(__s32 fd, __u64 buf, __u64 iovcnt, __u8 s
 	if (!pid_in_scope(pid_tgid >> 32))
 		return;
 	v = conn_get(pid_tgid, fd, XTAP_ROLE_UNKNOWN, false);
-	if (!v || v->kind == CK_IGNORE || tls_syscall(pid_tgid, fd, v, sys) || v->kind != CK_TCP)
+	if (!v || v->kind == CK_IGNORE)
+		return;
+	if (tls_syscall(pid_tgid, fd, v, sys)) {
+		if (propagate && v->role == XTAP_ROLE_CLIENT && v->cookie &&
+		    (sys == XTAP_SYS_WRITE || sys == XTAP_SYS_WRITEV || sys == XTAP_SYS_SENDTO ||
+		     sys == XTAP_SYS_SENDMSG))
+			tls_request_ctx(v, pid_tgid);
+		return;
+	}
+	if (v->kind != CK_TCP)
 		return;
 	if (v->proto == CP_OTHER) {
 		stat_add(XTAP_STAT_NON_HTTP, 1);

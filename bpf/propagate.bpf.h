@@ -422,6 +422,15 @@ static __always_inline bool sockops_in_scope(struct bpf_sock_ops *skops)
 	return !scope_netns || bpf_get_netns_cookie(skops) == scope_netns;
 }
 
+/* --port, as classify() applies it */
+static __always_inline bool sockops_port_in_scope(struct bpf_sock_ops *skops)
+{
+	__u16 lport = skops->local_port, rport = bpf_ntohl(skops->remote_port);
+
+	return !scope_by_port || bpf_map_lookup_elem(&scope_ports, &lport) ||
+	       bpf_map_lookup_elem(&scope_ports, &rport);
+}
+
 static __always_inline void set_cb_flags(struct bpf_sock_ops *skops, __u32 flag)
 {
 	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | flag);
@@ -446,7 +455,7 @@ int trace_sockops(struct bpf_sock_ops *skops)
 		 * connections pay for a callback per packet */
 		__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 
-		if (!bpf_map_lookup_elem(&ctx_proc, &tgid))
+		if (!bpf_map_lookup_elem(&ctx_proc, &tgid) || !sockops_port_in_scope(skops))
 			break;
 		bpf_get_socket_cookie(skops); /* made now, read by classify() */
 		set_cb_flags(skops, BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG);
@@ -454,6 +463,8 @@ int trace_sockops(struct bpf_sock_ops *skops)
 	}
 	case BPF_SOCK_OPS_TCP_LISTEN_CB:
 	case BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB:
+		if (!sockops_port_in_scope(skops))
+			break;
 		bpf_get_socket_cookie(skops);
 		set_cb_flags(skops, BPF_SOCK_OPS_PARSE_UNKNOWN_HDR_OPT_CB_FLAG);
 		break;

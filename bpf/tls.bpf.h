@@ -55,6 +55,9 @@ struct tls_call {
 	__u8 sys; /* enum xtap_sys */
 	__u8 depth; /* calls nested inside this one (their returns are ignored) */
 	__u8 pad[2];
+	/* a client's write that starts a request: its context, decided
+	 * before the ciphertext leaves (propagate.bpf.h) */
+	struct xtap_trace_ctx tctx;
 };
 
 /* An SSL object or a Go goroutine (its g), in one process. */
@@ -188,6 +191,21 @@ static __always_inline bool tls_syscall(__u64 pid_tgid, __s32 fd, struct conn_va
 	return tls_write_binds(pid_tgid, fd, v);
 }
 
+/* The ciphertext of an SSL_write is about to leave a client socket: when
+ * its plaintext starts a request, the request's context, so the packets
+ * carry it (called by the capture's syscall enter). Once per call. */
+static __always_inline void tls_request_ctx(struct conn_val *v, __u64 pid_tgid)
+{
+	struct tls_call *c = bpf_map_lookup_elem(&tls_calls, &pid_tgid);
+	struct active_args a = { .sys = XTAP_SYS_WRITE };
+
+	if (!c || c->sys != XTAP_SYS_SSL_WRITE || c->tctx.source)
+		return;
+	a.buf = c->buf;
+	client_request_ctx(v, pid_tgid, &a);
+	c->tctx = a.tctx;
+}
+
 /* What a TLS call's socket turned out to be, besides an fd (>= 0). */
 #define TLS_FD_NONE (-1) /* not found: the plaintext is lost (counted) */
 #define TLS_FD_UNTRACED (-2) /* out of scope, or not TCP: not wanted */
@@ -258,9 +276,10 @@ static __always_inline __s32 tls_call_fd(__u64 pid_tgid, const struct tls_call *
 
 /* The plaintext goes the way a read/write syscall's bytes go: stashed as
  * that thread's active call and handed to the capture's exit side. */
-static __always_inline void tls_emit(__u64 pid_tgid, __s32 fd, __u64 buf, long n, __u8 sys)
+static __always_inline void tls_emit(__u64 pid_tgid, __s32 fd, const struct tls_call *c, long n)
 {
-	struct active_args a = { .buf = buf, .fd = fd, .sys = sys };
+	struct active_args a = { .buf = c->buf, .fd = fd, .sys = c->sys, .tctx = c->tctx };
+	__u8 sys = c->sys;
 
 	if (n <= 0 || fd == TLS_FD_UNTRACED)
 		return;
@@ -333,7 +352,7 @@ static __always_inline void ssl_return(long ret)
 
 		bpf_map_update_elem(&tls_out_pending, &pid_tgid, &key, BPF_ANY);
 	}
-	tls_emit(pid_tgid, fd, c.buf, n, c.sys);
+	tls_emit(pid_tgid, fd, &c, n);
 }
 
 SEC("uprobe")
@@ -391,6 +410,8 @@ int tls_ssl_return(struct pt_regs *ctx)
 
 /* A goroutine may park inside Read and resume on another thread: its calls
  * are keyed by the goroutine (its g), not by the thread. */
+static __always_inline __s32 go_conn_fd(__u64 tls_conn);
+
 static __always_inline void go_enter(struct pt_regs *ctx, __u8 sys)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
@@ -401,6 +422,18 @@ static __always_inline void go_enter(struct pt_regs *ctx, __u8 sys)
 		return;
 	/* a stack growth re-runs the entry of the same call: same key */
 	c.ts = bpf_ktime_get_ns();
+	/* the tls.Conn names its socket now, before the ciphertext leaves */
+	if (propagate && sys == XTAP_SYS_GO_TLS_WRITE) {
+		__s32 fd = go_conn_fd(c.ssl);
+		struct conn_val *v = fd >= 0 ? conn_get(pid_tgid, fd, XTAP_ROLE_UNKNOWN, false) : NULL;
+
+		if (v && v->kind == CK_TCP && v->role == XTAP_ROLE_CLIENT && v->cookie) {
+			struct active_args a = { .buf = c.buf, .sys = XTAP_SYS_WRITE };
+
+			client_request_ctx(v, pid_tgid, &a);
+			c.tctx = a.tctx;
+		}
+	}
 	bpf_map_update_elem(&tls_go_calls, &key, &c, BPF_ANY);
 }
 
@@ -453,7 +486,7 @@ int tls_go_return(struct pt_regs *ctx)
 	fd = go_conn_fd(c.ssl);
 	if (fd >= 0)
 		fd = tls_bind_fd(pid_tgid, NULL, fd, false);
-	tls_emit(pid_tgid, fd, c.buf, (long)GO_RET1(ctx), c.sys);
+	tls_emit(pid_tgid, fd, &c, (long)GO_RET1(ctx));
 	return 0;
 }
 

@@ -4,17 +4,19 @@
  * joined by a veth pair, stand for two nodes; each has its own agent,
  * scoped to it with --netns, so each sees only its "node":
  *   node A (10.231.0.1): curl → relay (python, a thread per request)
- *   node B (10.231.0.2): python http.server
+ *   node B (10.231.0.2): python http.server, and an HTTPS one
  * The relay's call to B leaves A with the trace context in a TCP option
  * (sockops), and B's agent takes its trace id and parent from it.
  *   option      no header: B's segment has A's trace id, and A's
- *               subsegment of the call as parent, inside it in time;
+ *               subsegment of the call as parent, inside it in time; the
+ *               same over HTTPS (python's OpenSSL on both nodes);
  *               X-Amzn-Trace-Id and traceparent at A's entry reach B the
  *               same way; Sampled=0 at A's entry leaves nothing on B;
  *               neither agent saw the other node's processes;
  *   no option   A's agent with --no-tcp-option: B starts its own trace.
  */
 #include "harness.h"
+#include "tls_peers.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -24,8 +26,8 @@
 #define B_ADDR "10.231.0.2"
 
 static const char *ns_a, *ns_b;
-static struct e2e_proc *relay, *server;
-static int relay_port, server_port;
+static struct e2e_proc *relay, *server, *tls_server;
+static int relay_port, server_port, tls_port;
 
 /* an HTTP answer (any status) inside ns, within a bounded wait (the servers start
  * in namespaces e2e_wait_port cannot reach) */
@@ -33,7 +35,7 @@ static void wait_http(const char *ns, const char *url, struct e2e_proc *p)
 {
 	for (int i = 0; i < 100; i++) {
 		struct e2e_spawn_opts o = {
-			.argv = (const char *const[]){ "ip", "netns", "exec", ns, "curl", "-s",
+			.argv = (const char *const[]){ "ip", "netns", "exec", ns, "curl", "-sk",
 						       "--max-time", "2", "-o", "/dev/null", url,
 						       NULL },
 		};
@@ -49,6 +51,7 @@ static void wait_http(const char *ns, const char *url, struct e2e_proc *p)
 
 static int setup(void **state)
 {
+	const struct e2e_cert *cert;
 	const char *py;
 
 	e2e_group_setup(state);
@@ -62,10 +65,25 @@ static int setup(void **state)
 	server = e2e_spawnv((const char *const[]){ "ip", "netns", "exec", ns_b, py, "-m",
 						   "http.server", "--bind", B_ADDR,
 						   e2e_fmt("%d", server_port), NULL });
-	relay = e2e_spawnv((const char *const[]){ "ip", "netns", "exec", ns_a, py,
-						  "tests/e2e/peers/relay.py",
-						  e2e_fmt("%d", relay_port), "127.0.0.1", B_ADDR, NULL });
+	cert = e2e_cert_new_ip(B_ADDR);
+	tls_port = e2e_free_port();
+	tls_server = e2e_spawnv((const char *const[]){ "ip", "netns", "exec", ns_b, py,
+						       "tests/e2e/peers/https_server.py",
+						       e2e_fmt("%d", tls_port), cert->cert, cert->key,
+						       B_ADDR, NULL });
+	{
+		struct e2e_spawn_opts o = {
+			.argv = (const char *const[]){ "ip", "netns", "exec", ns_a, py,
+						       "tests/e2e/peers/relay.py",
+						       e2e_fmt("%d", relay_port), "127.0.0.1", B_ADDR,
+						       NULL },
+			.env = (const char *const[]){ e2e_fmt("RELAY_CA=%s", cert->cert), NULL },
+		};
+
+		relay = e2e_spawn(&o);
+	}
 	wait_http(ns_b, e2e_fmt("http://" B_ADDR ":%d/", server_port), server);
+	wait_http(ns_b, e2e_fmt("https://" B_ADDR ":%d/ok", tls_port), tls_server);
 	wait_http(ns_a, e2e_fmt("http://127.0.0.1:%d/", relay_port), relay);
 	return 0;
 }
@@ -76,11 +94,13 @@ static struct e2e_agent *agent_for(const char *ns, const char *extra)
 				extra ? NULL : "250", NULL);
 }
 
-/* curl inside A → relay → B's /?t=tag, with an optional header */
-static void call_through(const char *tag, const char *hdr)
+/* curl inside A → relay → B's server (B's HTTPS one: /ok) ?t=tag, with
+ * an optional header */
+static void call_to(bool https, const char *tag, const char *hdr)
 {
-	const char *url = e2e_fmt("http://127.0.0.1:%d/relay?url=http://" B_ADDR ":%d/%%3Ft%%3D%s",
-				  relay_port, server_port, tag);
+	const char *url = e2e_fmt("http://127.0.0.1:%d/relay?url=%s://" B_ADDR ":%d/%s%%3Ft%%3D%s",
+				  relay_port, https ? "https" : "http",
+				  https ? tls_port : server_port, https ? "ok" : "", tag);
 	const char *argv[] = { "ip", "netns", "exec", ns_a, "curl", "-sS", "--max-time", "10",
 			       "-o", "/dev/null", "-w", "%{http_code}", url,
 			       hdr ? "-H" : NULL, hdr, NULL };
@@ -89,6 +109,11 @@ static void call_through(const char *tag, const char *hdr)
 
 	if (r.status != 0 || strcmp(r.out, "200"))
 		fail_msg("curl %s: exit %d, '%s'\n%s", url, r.status, r.out, r.err);
+}
+
+static void call_through(const char *tag, const char *hdr)
+{
+	call_to(false, tag, hdr);
 }
 
 struct hop {
@@ -212,6 +237,18 @@ static bool url_starts(json_t *doc, const void *prefix)
 	return u && !strncmp(u, prefix, strlen(prefix));
 }
 
+static void test_option_https(void **state)
+{
+	struct hop h;
+
+	(void)state;
+	call_to(true, "tls", NULL);
+	h = hop_docs(agent_a, agent_b, "tls");
+	assert_json_str_contains(h.a_call, "http.request.url", "https://" B_ADDR "/ok");
+	assert_json_str_contains(h.b_seg, "http.request.url", "https://" B_ADDR ":");
+	assert_hop(h);
+}
+
 static void test_option_zz_stop(void **state)
 {
 	struct e2e_filter other_b = { .url_contains = e2e_fmt(":%d/relay", relay_port) };
@@ -226,12 +263,12 @@ static void test_option_zz_stop(void **state)
 	e2e_agent_stop(agent_b);
 	e2e_agent_check_final(agent_a);
 	e2e_agent_check_final(agent_b);
-	/* plain, amzn, w3c, nosample, after-nosample */
-	assert_true(e2e_agent_counter(agent_a, "kernel", "tcpopt_written") >= 5);
+	/* plain, amzn, w3c, nosample, after-nosample, tls */
+	assert_true(e2e_agent_counter(agent_a, "kernel", "tcpopt_written") >= 6);
 	assert_int_equal(e2e_agent_counter(agent_a, "kernel", "tcpopt_nospace"), 0);
-	assert_true(e2e_agent_counter(agent_b, "kernel", "tcpopt_parsed") >= 5);
+	assert_true(e2e_agent_counter(agent_b, "kernel", "tcpopt_parsed") >= 6);
 	/* nosample's came with Sampled=0 */
-	assert_int_equal(e2e_agent_counter(agent_b, "counters", "links_tcp_option"), 5);
+	assert_int_equal(e2e_agent_counter(agent_b, "counters", "links_tcp_option"), 6);
 	assert_int_equal(e2e_agent_counter(agent_b, "counters", "sampled_out"), 1);
 	assert_int_equal(e2e_agent_counter(agent_a, "counters", "link_ctx_mismatch"), 0);
 }
@@ -275,6 +312,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_option_traceparent, e2e_test_setup,
 						e2e_test_teardown),
 		cmocka_unit_test_setup_teardown(test_option_unsampled, e2e_test_setup,
+						e2e_test_teardown),
+		cmocka_unit_test_setup_teardown(test_option_https, e2e_test_setup,
 						e2e_test_teardown),
 		cmocka_unit_test_setup_teardown(test_option_zz_stop, e2e_test_setup,
 						e2e_test_teardown),

@@ -28,12 +28,17 @@ static struct e2e_run run_argv(const char *const *argv, double timeout)
 
 const struct e2e_cert *e2e_cert_new(void)
 {
+	return e2e_cert_new_ip("127.0.0.1");
+}
+
+const struct e2e_cert *e2e_cert_new_ip(const char *ip)
+{
 	struct e2e_cert *c = e2e_alloc(sizeof(*c));
 	const char *dir = e2e_tmpdir();
 	const char *argv[] = { e2e_require_bin("openssl"), "req", "-x509", "-newkey", "ec",
 			       "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
-			       "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
-			       "-keyout", e2e_fmt("%s/key.pem", dir), "-out",
+			       "-subj", e2e_fmt("/CN=%s", ip), "-addext",
+			       e2e_fmt("subjectAltName=IP:%s", ip), "-keyout", e2e_fmt("%s/key.pem", dir), "-out",
 			       e2e_fmt("%s/cert.pem", dir), NULL };
 	struct e2e_run r = run_argv(argv, 30);
 

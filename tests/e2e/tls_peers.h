@@ -17,6 +17,8 @@ struct e2e_cert {
 
 /* A new self-signed certificate (P-256) in a temp dir. */
 const struct e2e_cert *e2e_cert_new(void);
+/* The same for another address (one of a network namespace the test made). */
+const struct e2e_cert *e2e_cert_new_ip(const char *ip);
 /* "https://127.0.0.1:PORT" + path; scope-owned. */
 const char *e2e_https_url(int port, const char *path);
 /* curl trusting cert (--cacert), HTTP/1.1, then args as e2e_curl. */

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 # An HTTPS server on the standard library (http.server + ssl, the
-# interpreter's dynamic libssl): https_server.py PORT CERT KEY
+# interpreter's dynamic libssl): https_server.py PORT CERT KEY [BIND]
+# (BIND: 127.0.0.1, or an address of a network namespace the test made)
 #   /ok          200 "ok\n"
 #   /status/N    status N, body "status N\n"
 #   /slow?ms=N   200 after N ms
@@ -45,7 +46,8 @@ def main():
     port, cert, key = int(sys.argv[1]), sys.argv[2], sys.argv[3]
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(cert, key)
-    srv = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    bind = sys.argv[4] if len(sys.argv) > 4 else "127.0.0.1"
+    srv = http.server.ThreadingHTTPServer((bind, port), Handler)
     srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     srv.serve_forever()
 
