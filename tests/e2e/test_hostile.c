@@ -180,7 +180,7 @@ static size_t srv_read_head(struct srv *s, int fd, char *buf, size_t cap)
 			return 0;
 		len += (size_t)n;
 		buf[len] = '\0';
-		e = strstr(buf, "\r\n\r\n");
+		e = memmem(buf, len, "\r\n\r\n", 4);
 		if (e)
 			return (size_t)(e + 4 - buf);
 	}
@@ -226,7 +226,6 @@ static void srv_http_conn(struct srv *s, int fd)
 	} else if ((cl = strcasestr(buf, "\r\nContent-Length: ")) && cl < buf + hl) {
 		/* read the body the head announced; the client may reset first */
 		size_t want = strtoul(cl + 18, NULL, 10), have = 0;
-
 
 		while (have < want && srv_readable(s, fd)) {
 			ssize_t n = recv(fd, buf, 256 * 1024, 0);
@@ -625,6 +624,9 @@ static void test_baseline(void **state)
 	(void)state;
 	follow_up("baseline");
 	no_extra_docs();
+	/* reset the peak to what is resident now (proc(5), clear_refs "5"), so
+	 * that the start-up's own peak cannot hide what the cases add */
+	e2e_write_file(e2e_fmt("/proc/%d/clear_refs", (int)agent->proc->pid), "5", 1);
 	hwm_start_kb = proc_status_kb(agent->proc->pid, "VmHWM:");
 }
 
@@ -1049,7 +1051,7 @@ static void test_redis(void **state)
 static void test_postgres(void **state)
 {
 	static const unsigned char startup[] = {
-		0, 0, 0, 41, 0, 3, 0, 0, 'u', 's', 'e', 'r', 0, 'p', 'o', 's', 't', 'g', 'r', 'e',
+		0, 0, 0, 36, 0, 3, 0, 0, 'u', 's', 'e', 'r', 0, 'p', 'o', 's', 't', 'g', 'r', 'e',
 		's', 0, 'd', 'a', 't', 'a', 'b', 'a', 's', 'e', 0, 'a', 'p', 'p', 0, 0,
 	};
 	static const unsigned char query[] = { 'Q', 0, 0, 0, 13, 'S', 'E', 'L', 'E', 'C', 'T', ' ',
