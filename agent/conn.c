@@ -422,6 +422,12 @@ static void conn_end(struct conn *c)
 	struct pending *p;
 
 	if (!c->opaque) {
+		/* a reset or close before the Content-Length or the last chunk
+		 * was reached: the message is reported, but it is not whole */
+		for (int d = 0; d < 2; d++)
+			if (c->st[d].state == HTTP_S_BODY_LENGTH ||
+			    c->st[d].state == HTTP_S_BODY_CHUNKED)
+				xtap_ctr.http_cut_short++;
 		/* responses first: a close-delimited body ends here */
 		for (int d = 0; d < 2; d++) {
 			struct http_stream *s = &c->st[d];

@@ -17,6 +17,7 @@
 	X(http_malformed, "messages dropped: malformed head")                              \
 	X(http_head_too_large, "messages dropped: head too large")                         \
 	X(http_lost_sync, "messages whose framing was lost (ended by resync)")            \
+	X(http_cut_short, "messages whose connection ended inside their body")              \
 	X(http_role_mismatch, "messages in an unexpected direction")                       \
 	X(orphan_responses, "responses without a request")                                 \
 	X(pending_overflow, "requests dropped: too many awaiting a response")              \
