@@ -942,11 +942,26 @@ static void touch(struct conn *c, const struct xtap_ev_hdr *h)
 	lru_push(c);
 }
 
+/* End every connection of the process, which frees its entry. */
+static void proc_forget(uint32_t tgid)
+{
+	struct proc *p = proc_find(tgid, NULL);
+
+	/* the last conn_end frees p */
+	while (p && p->conns) {
+		struct conn *next = p->conns->pnext;
+		bool last = next == NULL;
+
+		conn_end(p->conns);
+		if (last)
+			break;
+	}
+}
+
 int conn_handle_record(const void *rec, size_t size)
 {
 	const struct xtap_ev_hdr *h = rec;
 	struct conn *c;
-	struct proc *p;
 
 	if (size < sizeof(*h))
 		return -EINVAL;
@@ -1000,18 +1015,14 @@ int conn_handle_record(const void *rec, size_t size)
 		return 0;
 	case XTAP_EV_EXIT:
 		k8s_meta_pid_exit(h->tgid); /* the pid may come back as another process */
-		p = proc_find(h->tgid, NULL);
-		if (!p)
-			return 0;
-		/* the last conn_end frees p */
-		while (p->conns) {
-			struct conn *next = p->conns->pnext;
-			bool last = next == NULL;
-
-			conn_end(p->conns);
-			if (last)
-				break;
-		}
+		proc_forget(h->tgid);
+		return 0;
+	case XTAP_EV_EXEC:
+		/* another program: its name and executable are read afresh,
+		 * and the connections exec closed end here (no close(2) for
+		 * CLOEXEC fds; those it kept are new connections to the BPF
+		 * side, whose epoch changed) */
+		proc_forget(h->tgid);
 		return 0;
 	default:
 		return -EINVAL;

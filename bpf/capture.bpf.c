@@ -939,7 +939,19 @@ int enter_close_range(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/sched/sched_process_exec")
 int process_exec(void *ctx)
 {
-	epoch_bump(bpf_get_current_pid_tgid() >> 32);
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct xtap_ev_hdr h;
+
+	epoch_bump(pid_tgid >> 32);
+	/* The agent forgets the old image: its name and executable, and the
+	 * connections exec closed (CLOEXEC) without a close(2) to say so. */
+	if (!pid_in_scope(pid_tgid >> 32))
+		return 0;
+	fill_hdr(&h, XTAP_EV_EXEC, pid_tgid, -1, NULL);
+	if (bpf_ringbuf_output(&events, &h, sizeof(h), 0))
+		stat_add(XTAP_STAT_RB_DROPS, 1);
+	else
+		stat_add(XTAP_STAT_EVENTS, 1);
 	return 0;
 }
 

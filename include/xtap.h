@@ -29,7 +29,8 @@ enum xtap_event_type {
 	XTAP_EV_OPEN = 2, /* a TCP socket became tracked (accept, connect, first use) */
 	XTAP_EV_CLOSE = 3, /* close() of a tracked socket */
 	XTAP_EV_EXIT = 4, /* a process (thread-group leader) exited */
-	XTAP_EV_EXEC = 5, /* a process exec'd: its TLS libraries are looked up (xtap_ev_hdr only) */
+	XTAP_EV_EXEC = 5, /* a process exec'd: the old image is forgotten, its TLS libraries are
+			   * looked up (xtap_ev_hdr only) */
 	XTAP_EV_MAP_EXEC = 6, /* a process mapped a libssl.so* executable (ld.so, dlopen):
 			       * fd is the mmap fd (xtap_ev_hdr only) */
 };
