@@ -934,6 +934,32 @@ static const struct http_stream_ops ops = {
 
 /* ---- records ---- */
 
+/* Records of c were lost: its streams have holes the parser cannot see,
+ * and pairing across one could give a request another's response. Requests
+ * that have their response head are written as they stand; those still
+ * waiting for one are dropped, and counted; both directions wait for the
+ * next message start. */
+static void conn_gap(struct conn *c)
+{
+	struct pending *p;
+
+	if (c->opaque)
+		return;
+	while ((p = pending_pop(c))) {
+		if (p->txn.has_response) {
+			p->txn.end_ns = clock_mono_to_epoch(c->last_ts);
+			if (p->txn.end_ns < p->txn.start_ns)
+				p->txn.end_ns = p->txn.start_ns;
+			emit(p);
+		} else {
+			xtap_ctr.gap_dropped++;
+			pending_free(p);
+		}
+	}
+	http_stream_resync(&c->st[XTAP_DIR_IN]);
+	http_stream_resync(&c->st[XTAP_DIR_OUT]);
+}
+
 static void touch(struct conn *c, const struct xtap_ev_hdr *h)
 {
 	c->last_ts = h->ts_ns;
@@ -999,7 +1025,9 @@ int conn_handle_record(const void *rec, size_t size)
 			return 0;
 		touch(c, h);
 		c->https |= XTAP_SYS_IS_TLS(h->sys);
-		if (c->opaque || h->dir > XTAP_DIR_OUT)
+		if (e->flags & XTAP_DATA_GAP)
+			conn_gap(c);
+		if (c->opaque || h->dir > XTAP_DIR_OUT || !e->len)
 			return 0;
 		c->cur_dir = h->dir;
 		http_stream_feed_tail(&c->st[h->dir], e->data, cap, e->len, e->tail, e->tail_len,

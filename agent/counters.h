@@ -21,6 +21,7 @@
 	X(orphan_responses, "responses without a request")                                 \
 	X(pending_overflow, "requests dropped: too many awaiting a response")              \
 	X(pending_pool_full, "requests dropped: pending pool exhausted")                   \
+	X(gap_dropped, "requests dropped: records of their connection were lost")          \
 	X(transactions, "transactions completed")                                          \
 	X(incomplete, "transactions ended without a response")                             \
 	X(sampled_out, "transactions not emitted: Sampled=0")                              \

@@ -70,7 +70,8 @@ struct conn_val {
 	__u8 sniff_len; /* valid bytes in sniff, < 8 */
 	__u8 head_req; /* a HEAD request went by: its answer's Content-Length has no body */
 	__u8 tls; /* TLS (tls.bpf.h): proto and sniff describe the plaintext */
-	__u8 pad[2];
+	__u8 lost; /* a data record did not fit in the ring buffer: the next says so */
+	__u8 pad[1];
 	/* Per direction: body bytes still to come that a Content-Length
 	 * announced, counted here rather than copied, and those counted so
 	 * far, reported in one record when the body ends (see skip_body). */
@@ -664,6 +665,22 @@ static __always_inline bool is_bare_response_head(struct scratch *s, struct conn
 	       s->ev.data[t + 3] == '\n';
 }
 
+/* Submit the data record in s (n bytes of data[]); a record that does not
+ * fit is counted, and marks the connection so that the next one tells the
+ * agent its stream has a hole (it must not pair across it). */
+static __always_inline void data_output(struct scratch *s, struct conn_val *v, __u32 n,
+					__u64 flags)
+{
+	s->ev.flags = v->lost ? XTAP_DATA_GAP : 0;
+	if (bpf_ringbuf_output(&events, &s->ev, XTAP_DATA_EV_SIZE(bound_len(n)), flags)) {
+		stat_add(XTAP_STAT_RB_DROPS, 1);
+		v->lost = 1;
+	} else {
+		stat_add(XTAP_STAT_EVENTS, 1);
+		v->lost = 0;
+	}
+}
+
 /* One record for body bytes counted without being copied. */
 static __always_inline void report_skipped(struct scratch *s, __u64 pid_tgid, __s32 fd,
 					   struct conn_val *v, __u8 dir, __u8 sys, __u64 len)
@@ -674,10 +691,7 @@ static __always_inline void report_skipped(struct scratch *s, __u64 pid_tgid, __
 	s->ev.len = len;
 	s->ev.cap_len = 0;
 	s->ev.tail_len = 0;
-	if (bpf_ringbuf_output(&events, &s->ev, XTAP_DATA_EV_SIZE(0), BPF_RB_NO_WAKEUP))
-		stat_add(XTAP_STAT_RB_DROPS, 1);
-	else
-		stat_add(XTAP_STAT_EVENTS, 1);
+	data_output(s, v, 0, BPF_RB_NO_WAKEUP);
 }
 
 static __always_inline void data_exit(long ret, __u8 dir)
@@ -789,10 +803,7 @@ static __always_inline void data_exit(long ret, __u8 dir)
 	 * early when a backlog builds up. */
 	flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > wakeup_bytes ? BPF_RB_FORCE_WAKEUP
 									      : BPF_RB_NO_WAKEUP;
-	if (bpf_ringbuf_output(&events, &s->ev, XTAP_DATA_EV_SIZE(bound_len(n)), flags))
-		stat_add(XTAP_STAT_RB_DROPS, 1);
-	else
-		stat_add(XTAP_STAT_EVENTS, 1);
+	data_output(s, v, n, flags);
 }
 
 #define ENTER(name, sys, fd_arg, buf_arg, cnt_arg)                                           \
@@ -896,7 +907,19 @@ static __always_inline void forget_fd(__s32 fd)
 		return;
 	if (v->kind == CK_TCP && v->epoch == epoch_of(key.tgid)) {
 		struct xtap_conn_event ev = {};
+		struct scratch *s;
+		__u32 zero = 0;
 
+		/* the last data records were lost: an empty one says so
+		 * before the close ends what the agent holds */
+		s = v->lost ? bpf_map_lookup_elem(&scratch_map, &zero) : NULL;
+		if (s) {
+			fill_hdr(&s->ev.hdr, XTAP_EV_DATA, pid_tgid, key.fd, v);
+			s->ev.len = 0;
+			s->ev.cap_len = 0;
+			s->ev.tail_len = 0;
+			data_output(s, v, 0, 0);
+		}
 		fill_hdr(&ev.hdr, XTAP_EV_CLOSE, pid_tgid, key.fd, v);
 		if (bpf_ringbuf_output(&events, &ev, sizeof(ev), 0))
 			stat_add(XTAP_STAT_RB_DROPS, 1);

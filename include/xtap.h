@@ -98,8 +98,9 @@ struct xtap_data_event {
 	struct xtap_ev_hdr hdr;
 	__u64 len; /* bytes the syscall moved (its return value) */
 	__u32 cap_len; /* bytes of data[] that are valid: the head of those len */
-	__u32 tail_len; /* bytes of tail[] that are valid: the last of those len,
+	__u16 tail_len; /* bytes of tail[] that are valid: the last of those len,
 			 * all past cap_len; 0 when the head reached the end */
+	__u16 flags; /* XTAP_DATA_* */
 	__u8 tail[XTAP_TAIL_LEN];
 	__u8 data[XTAP_CAP_MAX];
 };
@@ -119,6 +120,10 @@ struct xtap_conn_event {
 	__u64 cgroup_id;
 	char comm[XTAP_COMM_LEN];
 };
+
+/* A record of this connection did not fit in the ring buffer since the
+ * last one that did: what the agent holds of it may miss bytes. */
+#define XTAP_DATA_GAP 1
 
 /* size of a data record carrying n captured bytes */
 #define XTAP_DATA_EV_SIZE(n) (__builtin_offsetof(struct xtap_data_event, data) + (n))
