@@ -64,6 +64,7 @@ struct proc {
 	struct proc *hnext;
 	struct conn *conns;
 	struct pending *inflight; /* incoming requests awaiting their response */
+	uint64_t start_ns; /* xtap_conn_event.start_ns, 0 until an OPEN says */
 	char comm[XTAP_COMM_LEN];
 	char exe[TXN_EXE_MAX];
 };
@@ -157,19 +158,33 @@ static struct proc *proc_find(uint32_t tgid, struct proc ***slot_out)
 	return *slot;
 }
 
-static struct proc *proc_get(uint32_t tgid, const char *comm)
+static void proc_forget(uint32_t tgid);
+
+/* The process entry, made with comm (NULL: read from /proc) when new.
+ * start_ns (0: unknown) tells a process from an earlier one with the same
+ * pid whose EXIT record was lost: that one's connections end first. */
+static struct proc *proc_get(uint32_t tgid, const char *comm, uint64_t start_ns)
 {
 	struct proc **slot;
 	struct proc *p = proc_find(tgid, &slot);
 	char path[64];
 	ssize_t n;
 
-	if (p)
+	if (p && start_ns && p->start_ns && p->start_ns != start_ns) {
+		xtap_ctr.pids_reused++;
+		proc_forget(tgid);
+		p = proc_find(tgid, &slot);
+	}
+	if (p) {
+		if (!p->start_ns)
+			p->start_ns = start_ns;
 		return p;
+	}
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return NULL;
 	p->tgid = tgid;
+	p->start_ns = start_ns;
 	if (comm)
 		memcpy(p->comm, comm, XTAP_COMM_LEN);
 	p->comm[XTAP_COMM_LEN - 1] = '\0';
@@ -456,7 +471,7 @@ static void conn_end(struct conn *c)
 	free(c);
 }
 
-static struct conn *conn_create(const struct xtap_ev_hdr *h, const char *comm)
+static struct conn *conn_create(const struct xtap_ev_hdr *h, const char *comm, uint64_t start_ns)
 {
 	struct conn **slot;
 	struct conn *c;
@@ -477,7 +492,8 @@ static struct conn *conn_create(const struct xtap_ev_hdr *h, const char *comm)
 	c->role = h->role;
 	c->last_ts = h->ts_ns;
 	conn_init_streams(c);
-	c->proc = proc_get(h->tgid, comm);
+	c->proc = proc_get(h->tgid, comm, start_ns);
+	conn_find(h->conn_id, &slot); /* proc_get may have ended connections */
 	if (c->proc) {
 		c->pnext = c->proc->conns;
 		if (c->pnext)
@@ -998,7 +1014,7 @@ int conn_handle_record(const void *rec, size_t size)
 
 		if (size < sizeof(*e))
 			return -EINVAL;
-		c = conn_create(h, e->comm);
+		c = conn_create(h, e->comm, e->start_ns);
 		if (!c)
 			return 0;
 		if (!c->have_addr) {
@@ -1020,7 +1036,7 @@ int conn_handle_record(const void *rec, size_t size)
 		    e->tail_len > XTAP_TAIL_LEN || e->tail_len > e->len - cap)
 			return -EINVAL;
 		xtap_ctr.data_events++;
-		c = conn_create(h, NULL); /* finds it, or recovers from a lost OPEN */
+		c = conn_create(h, NULL, 0); /* finds it, or recovers from a lost OPEN */
 		if (!c)
 			return 0;
 		touch(c, h);

@@ -13,6 +13,7 @@
 	X(conns_closed, "connections closed")                                              \
 	X(conns_evicted, "connections dropped: table full (LRU)")                          \
 	X(conns_expired, "connections dropped: idle too long")                             \
+	X(pids_reused, "processes found gone when their pid came back (exit not seen)")    \
 	X(bytes_not_http, "records dropped: not HTTP/1.x")                                 \
 	X(http_malformed, "messages dropped: malformed head")                              \
 	X(http_head_too_large, "messages dropped: head too large")                         \

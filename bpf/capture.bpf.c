@@ -301,6 +301,8 @@ static __always_inline struct conn_val *classify(struct conn_key *key, struct fi
 	fill_hdr(&ev.hdr, XTAP_EV_OPEN, pid_tgid, key->fd, &nv);
 	ev.cgroup_id = bpf_get_current_cgroup_id();
 	bpf_get_current_comm(ev.comm, sizeof(ev.comm));
+	ev.start_ns = BPF_CORE_READ((struct task_struct *)bpf_get_current_task(), group_leader,
+				    start_time);
 	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), 0))
 		stat_add(XTAP_STAT_RB_DROPS, 1);
 	else

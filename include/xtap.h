@@ -119,6 +119,9 @@ struct xtap_conn_event {
 	struct xtap_addr addr;
 	__u64 cgroup_id;
 	char comm[XTAP_COMM_LEN];
+	/* OPEN: when the process started (its leader's start_time, ns since
+	 * boot): with tgid, which process it is, should a pid come back */
+	__u64 start_ns;
 };
 
 /* A record of this connection did not fit in the ring buffer since the
@@ -130,7 +133,7 @@ struct xtap_conn_event {
 
 _Static_assert(sizeof(struct xtap_ev_hdr) == 32, "xtap_ev_hdr layout");
 _Static_assert(sizeof(struct xtap_addr) == 40, "xtap_addr layout");
-_Static_assert(sizeof(struct xtap_conn_event) == 96, "xtap_conn_event layout");
+_Static_assert(sizeof(struct xtap_conn_event) == 104, "xtap_conn_event layout");
 _Static_assert(__builtin_offsetof(struct xtap_data_event, data) == 64, "xtap_data_event layout");
 
 #endif /* XTAP_H */
