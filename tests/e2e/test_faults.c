@@ -770,12 +770,34 @@ static void test_ringbuf_overflow(void **state)
 	assert_true(json_array_size(docs) < 2 * (BURST_CLIENTS * BURST_PER_CLIENT + 1));
 }
 
+/* With the agent stopped (SIGSTOP), fill its ring buffer to the last
+ * bytes: large records, then small ones, then the smallest there are (the
+ * EXIT records of short processes), so that no further record fits. */
+static void fill_ring(int port)
+{
+	char pad[3001];
+	const char *big[] = { "-H", NULL, NULL };
+
+	memset(pad, 'p', sizeof(pad) - 1);
+	pad[sizeof(pad) - 1] = '\0';
+	big[1] = e2e_fmt("X-Pad: %s", pad);
+	curl_urls(big, "/ok?fill=%d", port, 400);
+	curl_urls(NULL, "/ok?top=%d", port, 300);
+	for (int i = 0; i < 300; i++) {
+		pid_t p = fork();
+
+		if (p < 0)
+			fail_msg("fork: %s", strerror(errno));
+		if (!p)
+			_exit(0);
+		waitpid(p, NULL, 0);
+	}
+}
+
 /*
  * The response to a request is lost with the ring buffer full, and the
  * same connection's next exchange gets through: the first request must not
- * take the second's response. With the agent stopped, the ring buffer is
- * filled with large records, then topped up with small ones, so that the
- * large response of the held request cannot fit.
+ * take the second's response.
  */
 static void test_ringbuf_gap_same_connection(void **state)
 {
@@ -783,15 +805,10 @@ static void test_ringbuf_gap_same_connection(void **state)
 	struct e2e_peer *ng = e2e_peer_nginx();
 	struct mini m = { 0 };
 	struct e2e_agent *a;
-	char pad[3001];
-	const char *big[] = { "-H", NULL, NULL };
 	json_t *d;
 	int fd;
 
 	(void)state;
-	memset(pad, 'p', sizeof(pad) - 1);
-	pad[sizeof(pad) - 1] = '\0';
-	big[1] = e2e_fmt("X-Pad: %s", pad);
 	mini_start(&m, "srv-gap", 0);
 	a = agent_on_ports(m.port, ng->port, extra);
 	fd = connect_port(m.port);
@@ -800,8 +817,7 @@ static void test_ringbuf_gap_same_connection(void **state)
 	wait_pending(a, getpid());
 	if (kill(a->proc->pid, SIGSTOP))
 		fail_msg("SIGSTOP the agent: %s", strerror(errno));
-	curl_urls(big, "/ok?fill=%d", ng->port, 400);
-	curl_urls(NULL, "/ok?top=%d", ng->port, 300);
+	fill_ring(ng->port);
 	mini_release(&m);
 	assert_int_equal(read_response(fd), 200);
 	kill(a->proc->pid, SIGCONT);
@@ -1008,6 +1024,43 @@ static void test_pid_reuse_names(void **state)
 	e2e_agent_check_final(a);
 }
 
+/* A server's EXIT record is lost (the agent stopped, its ring buffer
+ * full) and its pid comes back as another server: the agent must not take
+ * the new one for the old. */
+static void test_pid_reuse_exit_lost(void **state)
+{
+	const char *const extra[] = { "--ring-buffer-mb", "1", "--capture-bytes", "4096", NULL };
+	struct e2e_peer *ng = e2e_peer_nginx();
+	struct mini m = { 0 };
+	struct e2e_agent *a;
+	pid_t first;
+	int fd;
+
+	(void)state;
+	mini_start(&m, "srv-one", 0);
+	a = agent_on_ports(m.port, ng->port, extra);
+	fd = connect_port(m.port);
+	exchange_named(a, &m, fd, "one");
+	first = m.pid;
+	if (kill(a->proc->pid, SIGSTOP))
+		fail_msg("SIGSTOP the agent: %s", strerror(errno));
+	fill_ring(ng->port);
+	mini_kill(&m);
+	close(fd);
+	kill(a->proc->pid, SIGCONT);
+	wait_caught_up(a, ng->port);
+	mini_start(&m, "srv-two", first);
+	assert_int_equal(m.pid, first);
+	fd = connect_port(m.port);
+	exchange_named(a, &m, fd, "two");
+	close(fd);
+	mini_kill(&m);
+	assert_int_equal(e2e_agent_stop(a), 0);
+	e2e_agent_check_final(a);
+	assert_true(e2e_agent_counter(a, "kernel", "ringbuf_drops") > 0);
+	assert_int_equal(e2e_agent_counter(a, "counters", "pids_reused"), 1);
+}
+
 /* The same process execs another program while the agent holds one of its
  * connections (closed by the exec, so no close(2) is seen). */
 static void test_exec_names(void **state)
@@ -1137,6 +1190,7 @@ int main(int argc, char **argv)
 		T(test_drain_blocked_file),
 		T(test_drain_api_unanswered),
 		T(test_pid_reuse_names),
+		T(test_pid_reuse_exit_lost),
 		T(test_exec_names),
 		T(test_server_killed_mid_response),
 		T(test_client_killed_waiting),
