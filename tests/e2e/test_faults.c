@@ -15,7 +15,8 @@
  *                the agent still exits within its drain deadline and says
  *                what it could not deliver
  *   pid reuse    a server exits and another one gets its pid (clone3
- *                set_tid), a server execs another program: each one's
+ *                set_tid), also after the first one's EXIT record was
+ *                lost; a server execs another program: each one's
  *                segments carry its own name
  *   killed       a server killed half-way through its response, a client
  *                killed while it waits: no crash, no made-up segment, the
