@@ -836,7 +836,8 @@ static void test_ringbuf_gap_same_connection(void **state)
 	expect_none(a, "/hold/first");
 	e2e_agent_check_final(a);
 	assert_true(e2e_agent_counter(a, "kernel", "ringbuf_drops") > 0);
-	assert_int_equal(e2e_agent_counter(a, "counters", "gap_dropped"), 2);
+	/* its two ends, and maybe requests of the burst's connections */
+	assert_true(e2e_agent_counter(a, "counters", "gap_dropped") >= 2);
 }
 
 /* ------------------------------------------------------------------------ */
