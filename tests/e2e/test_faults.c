@@ -1000,6 +1000,19 @@ static void exchange_named(struct e2e_agent *a, struct mini *m, int fd, const ch
 	assert_json_int(d, "metadata.xtap.pid", m->pid);
 }
 
+/* A last exchange on a new connection, named after the server running
+ * now; then the server and the agent stop, and the counts are checked. */
+static void last_exchange_named(struct e2e_agent *a, struct mini *m, const char *who)
+{
+	int fd = connect_port(m->port);
+
+	exchange_named(a, m, fd, who);
+	close(fd);
+	mini_kill(m);
+	assert_int_equal(e2e_agent_stop(a), 0);
+	e2e_agent_check_final(a);
+}
+
 static void test_pid_reuse_names(void **state)
 {
 	struct mini m = { 0 };
@@ -1018,12 +1031,7 @@ static void test_pid_reuse_names(void **state)
 	close(fd);
 	mini_start(&m, "srv-two", first);
 	assert_int_equal(m.pid, first);
-	fd = connect_port(m.port);
-	exchange_named(a, &m, fd, "two");
-	close(fd);
-	mini_kill(&m);
-	assert_int_equal(e2e_agent_stop(a), 0);
-	e2e_agent_check_final(a);
+	last_exchange_named(a, &m, "two");
 }
 
 /* A server's EXIT record is lost (the agent stopped, its ring buffer
@@ -1053,12 +1061,7 @@ static void test_pid_reuse_exit_lost(void **state)
 	wait_caught_up(a, ng->port);
 	mini_start(&m, "srv-two", first);
 	assert_int_equal(m.pid, first);
-	fd = connect_port(m.port);
-	exchange_named(a, &m, fd, "two");
-	close(fd);
-	mini_kill(&m);
-	assert_int_equal(e2e_agent_stop(a), 0);
-	e2e_agent_check_final(a);
+	last_exchange_named(a, &m, "two");
 	assert_true(e2e_agent_counter(a, "kernel", "ringbuf_drops") > 0);
 	assert_int_equal(e2e_agent_counter(a, "counters", "pids_reused"), 1);
 }
@@ -1079,12 +1082,7 @@ static void test_exec_names(void **state)
 	assert_int_equal(exchange(fd, "/exec/now", m.port), 200);
 	close(fd);
 	m.name = "srv-exec";
-	fd = connect_port(m.port);
-	exchange_named(a, &m, fd, "after");
-	close(fd);
-	mini_kill(&m);
-	assert_int_equal(e2e_agent_stop(a), 0);
-	e2e_agent_check_final(a);
+	last_exchange_named(a, &m, "after");
 }
 
 /* ------------------------------------------------------------------------ */
