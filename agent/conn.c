@@ -68,6 +68,7 @@ struct proc {
 	struct proc *hnext;
 	struct conn *conns;
 	struct pending *inflight; /* incoming requests awaiting their response */
+	uint64_t start_ns; /* xtap_conn_event.start_ns, 0 until an OPEN says */
 	char comm[XTAP_COMM_LEN];
 	char exe[TXN_EXE_MAX];
 };
@@ -161,19 +162,33 @@ static struct proc *proc_find(uint32_t tgid, struct proc ***slot_out)
 	return *slot;
 }
 
-static struct proc *proc_get(uint32_t tgid, const char *comm)
+static void proc_forget(uint32_t tgid);
+
+/* The process entry, made with comm (NULL: read from /proc) when new.
+ * start_ns (0: unknown) tells a process from an earlier one with the same
+ * pid whose EXIT record was lost: that one's connections end first. */
+static struct proc *proc_get(uint32_t tgid, const char *comm, uint64_t start_ns)
 {
 	struct proc **slot;
 	struct proc *p = proc_find(tgid, &slot);
 	char path[64];
 	ssize_t n;
 
-	if (p)
+	if (p && start_ns && p->start_ns && p->start_ns != start_ns) {
+		xtap_ctr.pids_reused++;
+		proc_forget(tgid);
+		p = proc_find(tgid, &slot);
+	}
+	if (p) {
+		if (!p->start_ns)
+			p->start_ns = start_ns;
 		return p;
+	}
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return NULL;
 	p->tgid = tgid;
+	p->start_ns = start_ns;
 	if (comm)
 		memcpy(p->comm, comm, XTAP_COMM_LEN);
 	p->comm[XTAP_COMM_LEN - 1] = '\0';
@@ -466,7 +481,7 @@ static void conn_end(struct conn *c)
 	free(c);
 }
 
-static struct conn *conn_create(const struct xtap_ev_hdr *h, const char *comm)
+static struct conn *conn_create(const struct xtap_ev_hdr *h, const char *comm, uint64_t start_ns)
 {
 	struct conn **slot;
 	struct conn *c;
@@ -487,7 +502,8 @@ static struct conn *conn_create(const struct xtap_ev_hdr *h, const char *comm)
 	c->role = h->role;
 	c->last_ts = h->ts_ns;
 	conn_init_streams(c);
-	c->proc = proc_get(h->tgid, comm);
+	c->proc = proc_get(h->tgid, comm, start_ns);
+	conn_find(h->conn_id, &slot); /* proc_get may have ended connections */
 	if (c->proc) {
 		c->pnext = c->proc->conns;
 		if (c->pnext)
@@ -1027,6 +1043,32 @@ static const struct http_stream_ops ops = {
 
 /* ---- records ---- */
 
+/* Records of c were lost: its streams have holes the parser cannot see,
+ * and pairing across one could give a request another's response. Requests
+ * that have their response head are written as they stand; those still
+ * waiting for one are dropped, and counted; both directions wait for the
+ * next message start. */
+static void conn_gap(struct conn *c)
+{
+	struct pending *p;
+
+	if (c->opaque)
+		return;
+	while ((p = pending_pop(c))) {
+		if (p->txn.has_response) {
+			p->txn.end_ns = clock_mono_to_epoch(c->last_ts);
+			if (p->txn.end_ns < p->txn.start_ns)
+				p->txn.end_ns = p->txn.start_ns;
+			emit(p);
+		} else {
+			xtap_ctr.gap_dropped++;
+			pending_free(p);
+		}
+	}
+	http_stream_resync(&c->st[XTAP_DIR_IN]);
+	http_stream_resync(&c->st[XTAP_DIR_OUT]);
+}
+
 static void touch(struct conn *c, const struct xtap_ev_hdr *h)
 {
 	c->last_ts = h->ts_ns;
@@ -1035,11 +1077,26 @@ static void touch(struct conn *c, const struct xtap_ev_hdr *h)
 	lru_push(c);
 }
 
+/* End every connection of the process, which frees its entry. */
+static void proc_forget(uint32_t tgid)
+{
+	struct proc *p = proc_find(tgid, NULL);
+
+	/* the last conn_end frees p */
+	while (p && p->conns) {
+		struct conn *next = p->conns->pnext;
+		bool last = next == NULL;
+
+		conn_end(p->conns);
+		if (last)
+			break;
+	}
+}
+
 int conn_handle_record(const void *rec, size_t size)
 {
 	const struct xtap_ev_hdr *h = rec;
 	struct conn *c;
-	struct proc *p;
 
 	if (size < sizeof(*h))
 		return -EINVAL;
@@ -1050,7 +1107,7 @@ int conn_handle_record(const void *rec, size_t size)
 
 		if (size < sizeof(*e))
 			return -EINVAL;
-		c = conn_create(h, e->comm);
+		c = conn_create(h, e->comm, e->start_ns);
 		if (!c)
 			return 0;
 		if (!c->have_addr) {
@@ -1072,12 +1129,14 @@ int conn_handle_record(const void *rec, size_t size)
 		    e->tail_len > XTAP_TAIL_LEN || e->tail_len > e->len - cap)
 			return -EINVAL;
 		xtap_ctr.data_events++;
-		c = conn_create(h, NULL); /* finds it, or recovers from a lost OPEN */
+		c = conn_create(h, NULL, 0); /* finds it, or recovers from a lost OPEN */
 		if (!c)
 			return 0;
 		touch(c, h);
 		c->https |= XTAP_SYS_IS_TLS(h->sys);
-		if (c->opaque || h->dir > XTAP_DIR_OUT)
+		if (e->flags & XTAP_DATA_GAP)
+			conn_gap(c);
+		if (c->opaque || h->dir > XTAP_DIR_OUT || !e->len)
 			return 0;
 		c->cur_dir = h->dir;
 		if (e->tctx.source)
@@ -1095,18 +1154,14 @@ int conn_handle_record(const void *rec, size_t size)
 		return 0;
 	case XTAP_EV_EXIT:
 		k8s_meta_pid_exit(h->tgid); /* the pid may come back as another process */
-		p = proc_find(h->tgid, NULL);
-		if (!p)
-			return 0;
-		/* the last conn_end frees p */
-		while (p->conns) {
-			struct conn *next = p->conns->pnext;
-			bool last = next == NULL;
-
-			conn_end(p->conns);
-			if (last)
-				break;
-		}
+		proc_forget(h->tgid);
+		return 0;
+	case XTAP_EV_EXEC:
+		/* another program: its name and executable are read afresh,
+		 * and the connections exec closed end here (no close(2) for
+		 * CLOEXEC fds; those it kept are new connections to the BPF
+		 * side, whose epoch changed) */
+		proc_forget(h->tgid);
 		return 0;
 	default:
 		return -EINVAL;

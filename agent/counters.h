@@ -13,6 +13,7 @@
 	X(conns_closed, "connections closed")                                              \
 	X(conns_evicted, "connections dropped: table full (LRU)")                          \
 	X(conns_expired, "connections dropped: idle too long")                             \
+	X(pids_reused, "processes found gone when their pid came back (exit not seen)")    \
 	X(bytes_not_http, "records dropped: not HTTP/1.x")                                 \
 	X(http_malformed, "messages dropped: malformed head")                              \
 	X(http_head_too_large, "messages dropped: head too large")                         \
@@ -22,6 +23,7 @@
 	X(orphan_responses, "responses without a request")                                 \
 	X(pending_overflow, "requests dropped: too many awaiting a response")              \
 	X(pending_pool_full, "requests dropped: pending pool exhausted")                   \
+	X(gap_dropped, "requests dropped: records of their connection were lost")          \
 	X(transactions, "transactions completed")                                          \
 	X(incomplete, "transactions ended without a response")                             \
 	X(sampled_out, "transactions not emitted: Sampled=0")                              \

@@ -17,6 +17,7 @@
  * deadline passed). */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <netdb.h>
 #include <arpa/inet.h>
 #include <signal.h>
@@ -27,6 +28,7 @@
 #include <unistd.h>
 
 #include "exporter.h"
+#include "log.h"
 
 #define DAEMON_HEADER "{\"format\":\"json\",\"version\":1}\n"
 #define DAEMON_HEADER_LEN (sizeof(DAEMON_HEADER) - 1)
@@ -652,6 +654,7 @@ void exporter_stop(struct exporter *ex, int deadline_ms, struct exporter_stats *
 	struct timespec abs;
 	pthread_t thread;
 	int64_t deadline, wait_ms;
+	uint64_t dropped_before, lost;
 	bool finished;
 
 	if (final)
@@ -661,6 +664,7 @@ void exporter_stop(struct exporter *ex, int deadline_ms, struct exporter_stats *
 	if (deadline_ms < 0)
 		deadline_ms = 0;
 	deadline = now_ns() + (int64_t)deadline_ms * 1000000;
+	dropped_before = stat_get(&ex->dropped_full);
 
 	pthread_mutex_lock(&ex->lock);
 	__atomic_store_n(&ex->deadline_ns, deadline, __ATOMIC_RELAXED);
@@ -690,13 +694,26 @@ void exporter_stop(struct exporter *ex, int deadline_ms, struct exporter_stats *
 	finished = ex->finished;
 	if (final)
 		stats_locked(ex, final);
-	if (!finished)
+	lost = stat_get(&ex->dropped_full) - dropped_before + ex->count;
+	if (!finished) {
 		ex->orphaned = true;
+		/* The thread's write stays blocked, but the flush of every
+		 * stream at exit must not block behind it on the same full
+		 * pipe: from here on, a full pipe refuses instead. */
+		if (ex->file)
+			fcntl(fileno(ex->file), F_SETFL,
+			      fcntl(fileno(ex->file), F_GETFL) | O_NONBLOCK);
+		if (ex->to_stdout)
+			fcntl(STDOUT_FILENO, F_SETFL, fcntl(STDOUT_FILENO, F_GETFL) | O_NONBLOCK);
+	}
 	/* Once orphaned is set and the lock dropped, the thread may free ex
 	 * at any moment: keep its id in a local. */
 	thread = ex->thread;
 	pthread_mutex_unlock(&ex->lock);
 
+	if (lost)
+		p_warn("export: %" PRIu64 " document(s) not delivered by the %d ms drain deadline%s",
+		       lost, deadline_ms, finished ? "" : " (a write to stdout or -o is blocked)");
 	if (finished) {
 		/* It is past its last use of ex: the join is immediate. */
 		pthread_join(thread, NULL);

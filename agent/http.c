@@ -1026,6 +1026,17 @@ void http_stream_finish(struct http_stream *s, const struct http_stream_ops *ops
 	}
 }
 
+void http_stream_resync(struct http_stream *s)
+{
+	if (!s || s->state == HTTP_S_OPAQUE)
+		return;
+	to_idle(s);
+	/* LOST ends at the next message start; the message it then
+	 * reports, with status 0, is one the caller has forgotten */
+	s->state = HTTP_S_LOST;
+	s->in_msg_is_request = s->kind == HTTP_KIND_REQUEST;
+}
+
 bool http_stream_busy(const struct http_stream *s)
 {
 	if (!s)

@@ -136,6 +136,9 @@ int http_stream_feed_tail(struct http_stream *s, const uint8_t *data, size_t cap
  * inside a length-delimited body is reported through on_done with
  * framing_lost set. Idle streams: no-op. */
 void http_stream_finish(struct http_stream *s, const struct http_stream_ops *ops, void *ctx);
+/* Bytes of this stream were lost (not seen at all): drop the message in
+ * progress, unreported, and resume at the next feed that starts a message. */
+void http_stream_resync(struct http_stream *s);
 /* True when a message is in progress (head or body). */
 bool http_stream_busy(const struct http_stream *s);
 /* Is the header field name[0..n) (any case) one the parser reads: a field

@@ -483,7 +483,8 @@ bool tls_probes_record(const void *rec, size_t size, uint64_t now_ns)
 		pthread_mutex_lock(&lock);
 		schedule(h->tgid, now_ns);
 		pthread_mutex_unlock(&lock);
-		return true;
+		/* the connection table forgets the old image too */
+		return h->type == XTAP_EV_MAP_EXEC;
 	case XTAP_EV_EXIT:
 		pthread_mutex_lock(&lock);
 		p = proc_get(h->tgid, false);

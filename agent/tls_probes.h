@@ -52,8 +52,8 @@ struct tls_probes_config {
 /* Look at every running process (bounded by TLS_PROCS_MAX) and attach what
  * they use. 0 or -errno (reported). */
 int tls_probes_start(const struct tls_probes_config *c, uint64_t now_ns);
-/* A ring buffer record: EXEC and MAP_EXEC are taken (returns true), EXIT is
- * noted and left for the connection table too (false). */
+/* A ring buffer record: MAP_EXEC is taken (returns true), EXEC and EXIT
+ * are noted and left for the connection table too (false). */
 bool tls_probes_record(const void *rec, size_t size, uint64_t now_ns);
 /* Look at the processes whose time has come; now and then, forget the ones
  * that are gone without an EXIT record. */

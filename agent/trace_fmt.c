@@ -212,8 +212,10 @@ json_t *trace_txn_json(const struct xtap_txn *t)
 	return o;
 }
 
-static const char *const type_names[] = { [XTAP_EV_DATA] = "data", [XTAP_EV_OPEN] = "open",
-					  [XTAP_EV_CLOSE] = "close", [XTAP_EV_EXIT] = "exit" };
+static const char *const type_names[] = {
+	[XTAP_EV_DATA] = "data", [XTAP_EV_OPEN] = "open", [XTAP_EV_CLOSE] = "close",
+	[XTAP_EV_EXIT] = "exit", [XTAP_EV_EXEC] = "exec", [XTAP_EV_MAP_EXEC] = "map_exec",
+};
 static const char *const sys_names[] = {
 	[XTAP_SYS_READ] = "read",	  [XTAP_SYS_WRITE] = "write",	  [XTAP_SYS_READV] = "readv",
 	[XTAP_SYS_WRITEV] = "writev",	  [XTAP_SYS_RECVFROM] = "recvfrom", [XTAP_SYS_SENDTO] = "sendto",

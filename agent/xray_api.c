@@ -720,8 +720,13 @@ void xray_api_get_stats(struct xray_api *xa, struct xray_api_stats *st)
 
 void xray_api_stop(struct xray_api *xa, int deadline_ms, struct xray_api_stats *final)
 {
+	uint64_t lost;
+
 	if (!xa)
 		return;
+	/* what the drain loses: the batch in flight at the deadline, and
+	 * what is still queued */
+	lost = stat_get(&xa->failed) + stat_get(&xa->dropped_full);
 	pthread_mutex_lock(&xa->lock);
 	__atomic_store_n(&xa->deadline_ns, mono_ns() + (int64_t)deadline_ms * 1000000,
 			 __ATOMIC_RELAXED);
@@ -731,6 +736,10 @@ void xray_api_stop(struct xray_api *xa, int deadline_ms, struct xray_api_stats *
 	/* a request in flight is aborted at the deadline by cancel_cb, so
 	 * this join waits at most deadline_ms plus about a second */
 	pthread_join(xa->thread, NULL);
+	lost = stat_get(&xa->failed) + stat_get(&xa->dropped_full) - lost;
+	if (lost)
+		p_warn("X-Ray: %" PRIu64 " document(s) not delivered by the %d ms drain deadline",
+		       lost, deadline_ms);
 	if (final)
 		xray_api_get_stats(xa, final);
 	pthread_cond_destroy(&xa->wake);

@@ -73,7 +73,8 @@ struct conn_val {
 	__u8 sniff_len; /* valid bytes in sniff, < 8 */
 	__u8 head_req; /* a HEAD request went by: its answer's Content-Length has no body */
 	__u8 tls; /* TLS (tls.bpf.h): proto and sniff describe the plaintext */
-	__u8 pad[2];
+	__u8 lost; /* a data record did not fit in the ring buffer: the next says so */
+	__u8 pad[1];
 	__u64 cookie; /* the socket's cookie (propagate.bpf.h), 0 when it has none yet */
 	/* Per direction: body bytes still to come that a Content-Length
 	 * announced, counted here rather than copied, and those counted so
@@ -316,6 +317,8 @@ static __always_inline struct conn_val *classify(struct conn_key *key, struct fi
 	fill_hdr(&ev.hdr, XTAP_EV_OPEN, pid_tgid, key->fd, &nv);
 	ev.cgroup_id = bpf_get_current_cgroup_id();
 	bpf_get_current_comm(ev.comm, sizeof(ev.comm));
+	ev.start_ns = BPF_CORE_READ((struct task_struct *)bpf_get_current_task(), group_leader,
+				    start_time);
 	if (bpf_ringbuf_output(&events, &ev, sizeof(ev), 0))
 		stat_add(XTAP_STAT_RB_DROPS, 1);
 	else
@@ -703,6 +706,22 @@ static __always_inline bool is_bare_response_head(struct scratch *s, struct conn
 	       s->ev.data[t + 3] == '\n';
 }
 
+/* Submit the data record in s (n bytes of data[]); a record that does not
+ * fit is counted, and marks the connection so that the next one tells the
+ * agent its stream has a hole (it must not pair across it). */
+static __always_inline void data_output(struct scratch *s, struct conn_val *v, __u32 n,
+					__u64 flags)
+{
+	s->ev.flags = v->lost ? XTAP_DATA_GAP : 0;
+	if (bpf_ringbuf_output(&events, &s->ev, XTAP_DATA_EV_SIZE(bound_len(n)), flags)) {
+		stat_add(XTAP_STAT_RB_DROPS, 1);
+		v->lost = 1;
+	} else {
+		stat_add(XTAP_STAT_EVENTS, 1);
+		v->lost = 0;
+	}
+}
+
 /* One record for body bytes counted without being copied. */
 static __always_inline void report_skipped(struct scratch *s, __u64 pid_tgid, __s32 fd,
 					   struct conn_val *v, __u8 dir, __u8 sys, __u64 len)
@@ -714,10 +733,7 @@ static __always_inline void report_skipped(struct scratch *s, __u64 pid_tgid, __
 	s->ev.cap_len = 0;
 	s->ev.tail_len = 0;
 	s->ev.tctx.source = XTAP_CTX_NONE;
-	if (bpf_ringbuf_output(&events, &s->ev, XTAP_DATA_EV_SIZE(0), BPF_RB_NO_WAKEUP))
-		stat_add(XTAP_STAT_RB_DROPS, 1);
-	else
-		stat_add(XTAP_STAT_EVENTS, 1);
+	data_output(s, v, 0, BPF_RB_NO_WAKEUP);
 }
 
 #include "propagate.bpf.h"
@@ -853,10 +869,7 @@ static __always_inline void data_exit(long ret, __u8 dir)
 	 * early when a backlog builds up. */
 	flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > wakeup_bytes ? BPF_RB_FORCE_WAKEUP
 									      : BPF_RB_NO_WAKEUP;
-	if (bpf_ringbuf_output(&events, &s->ev, XTAP_DATA_EV_SIZE(bound_len(n)), flags))
-		stat_add(XTAP_STAT_RB_DROPS, 1);
-	else
-		stat_add(XTAP_STAT_EVENTS, 1);
+	data_output(s, v, n, flags);
 }
 
 #define ENTER(name, sys, fd_arg, buf_arg, cnt_arg)                                           \
@@ -960,7 +973,20 @@ static __always_inline void forget_fd(__s32 fd)
 		return;
 	if (v->kind == CK_TCP && v->epoch == epoch_of(key.tgid)) {
 		struct xtap_conn_event ev = {};
+		struct scratch *s;
+		__u32 zero = 0;
 
+		/* the last data records were lost: an empty one says so
+		 * before the close ends what the agent holds */
+		s = v->lost ? bpf_map_lookup_elem(&scratch_map, &zero) : NULL;
+		if (s) {
+			fill_hdr(&s->ev.hdr, XTAP_EV_DATA, pid_tgid, key.fd, v);
+			s->ev.len = 0;
+			s->ev.cap_len = 0;
+			s->ev.tail_len = 0;
+			s->ev.tctx.source = XTAP_CTX_NONE;
+			data_output(s, v, 0, 0);
+		}
 		fill_hdr(&ev.hdr, XTAP_EV_CLOSE, pid_tgid, key.fd, v);
 		if (bpf_ringbuf_output(&events, &ev, sizeof(ev), 0))
 			stat_add(XTAP_STAT_RB_DROPS, 1);
@@ -1003,7 +1029,19 @@ int enter_close_range(struct trace_event_raw_sys_enter *ctx)
 SEC("tracepoint/sched/sched_process_exec")
 int process_exec(void *ctx)
 {
-	epoch_bump(bpf_get_current_pid_tgid() >> 32);
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct xtap_ev_hdr h;
+
+	epoch_bump(pid_tgid >> 32);
+	/* The agent forgets the old image: its name and executable, and the
+	 * connections exec closed (CLOEXEC) without a close(2) to say so. */
+	if (!pid_in_scope(pid_tgid >> 32))
+		return 0;
+	fill_hdr(&h, XTAP_EV_EXEC, pid_tgid, -1, NULL);
+	if (bpf_ringbuf_output(&events, &h, sizeof(h), 0))
+		stat_add(XTAP_STAT_RB_DROPS, 1);
+	else
+		stat_add(XTAP_STAT_EVENTS, 1);
 	return 0;
 }
 

@@ -506,13 +506,7 @@ static __always_inline void tls_notify(__u8 type, __s32 fd)
 		stat_add(XTAP_STAT_EVENTS, 1);
 }
 
-SEC("tracepoint/sched/sched_process_exec")
-int tls_exec(void *ctx)
-{
-	if (tls_enabled)
-		tls_notify(XTAP_EV_EXEC, -1);
-	return 0;
-}
+/* exec: capture.bpf.c's process_exec tells the agent, TLS or not */
 
 /* The file behind fd is named libssl.so* (the agent's rule as well). */
 static __always_inline bool fd_is_libssl(__s32 fd)

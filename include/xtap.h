@@ -29,7 +29,8 @@ enum xtap_event_type {
 	XTAP_EV_OPEN = 2, /* a TCP socket became tracked (accept, connect, first use) */
 	XTAP_EV_CLOSE = 3, /* close() of a tracked socket */
 	XTAP_EV_EXIT = 4, /* a process (thread-group leader) exited */
-	XTAP_EV_EXEC = 5, /* a process exec'd: its TLS libraries are looked up (xtap_ev_hdr only) */
+	XTAP_EV_EXEC = 5, /* a process exec'd: the old image is forgotten, its TLS libraries are
+			   * looked up (xtap_ev_hdr only) */
 	XTAP_EV_MAP_EXEC = 6, /* a process mapped a libssl.so* executable (ld.so, dlopen):
 			       * fd is the mmap fd (xtap_ev_hdr only) */
 };
@@ -139,8 +140,9 @@ struct xtap_data_event {
 	struct xtap_ev_hdr hdr;
 	__u64 len; /* bytes the syscall moved (its return value) */
 	__u32 cap_len; /* bytes of data[] that are valid: the head of those len */
-	__u32 tail_len; /* bytes of tail[] that are valid: the last of those len,
+	__u16 tail_len; /* bytes of tail[] that are valid: the last of those len,
 			 * all past cap_len; 0 when the head reached the end */
+	__u16 flags; /* XTAP_DATA_* */
 	__u8 tail[XTAP_TAIL_LEN];
 	struct xtap_trace_ctx tctx; /* set on request heads when propagation is on */
 	__u8 data[XTAP_CAP_MAX];
@@ -160,14 +162,21 @@ struct xtap_conn_event {
 	struct xtap_addr addr;
 	__u64 cgroup_id;
 	char comm[XTAP_COMM_LEN];
+	/* OPEN: when the process started (its leader's start_time, ns since
+	 * boot): with tgid, which process it is, should a pid come back */
+	__u64 start_ns;
 };
+
+/* A record of this connection did not fit in the ring buffer since the
+ * last one that did: what the agent holds of it may miss bytes. */
+#define XTAP_DATA_GAP 1
 
 /* size of a data record carrying n captured bytes */
 #define XTAP_DATA_EV_SIZE(n) (__builtin_offsetof(struct xtap_data_event, data) + (n))
 
 _Static_assert(sizeof(struct xtap_ev_hdr) == 32, "xtap_ev_hdr layout");
 _Static_assert(sizeof(struct xtap_addr) == 40, "xtap_addr layout");
-_Static_assert(sizeof(struct xtap_conn_event) == 96, "xtap_conn_event layout");
+_Static_assert(sizeof(struct xtap_conn_event) == 104, "xtap_conn_event layout");
 _Static_assert(sizeof(struct xtap_trace_ctx) == 40, "xtap_trace_ctx layout");
 _Static_assert(__builtin_offsetof(struct xtap_data_event, data) == 104, "xtap_data_event layout");
 

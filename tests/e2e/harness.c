@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include <linux/bpf.h>
+#include <linux/sched.h>
 
 #define READY_TIMEOUT 30.0
 #define STOP_TIMEOUT 20.0
@@ -657,6 +658,16 @@ static int decode_status(int st)
 	if (WIFSIGNALED(st))
 		return 128 + WTERMSIG(st);
 	return -1;
+}
+
+pid_t e2e_fork_with_pid(pid_t want)
+{
+	struct clone_args ca = { .exit_signal = SIGCHLD };
+	pid_t tid = want;
+
+	ca.set_tid = (__u64)(uintptr_t)&tid;
+	ca.set_tid_size = 1;
+	return (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
 }
 
 bool e2e_proc_alive(struct e2e_proc *p)

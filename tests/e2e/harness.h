@@ -163,6 +163,9 @@ struct e2e_spawn_opts {
 struct e2e_proc *e2e_spawn(const struct e2e_spawn_opts *o);
 /* e2e_spawn with only argv. */
 struct e2e_proc *e2e_spawnv(const char *const *argv);
+/* fork(), the child getting pid `want` (clone3 set_tid: root, and the pid
+ * free). Returns like fork(); the caller owns the child. */
+pid_t e2e_fork_with_pid(pid_t want);
 /* Non-blocking: true while the process has not exited (reaps it if it has). */
 bool e2e_proc_alive(struct e2e_proc *p);
 /* Wait up to timeout for it to exit; on timeout SIGKILL its group and fail.

@@ -12,7 +12,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/sched.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <signal.h>
@@ -145,16 +144,6 @@ static void test_close_range_then_dup(void **state)
 	e2e_agent_check_final(agent);
 }
 
-static pid_t clone_with_pid(pid_t want)
-{
-	struct clone_args ca = { .exit_signal = SIGCHLD };
-	pid_t tid = want;
-
-	ca.set_tid = (__u64)(uintptr_t)&tid;
-	ca.set_tid_size = 1;
-	return (pid_t)syscall(SYS_clone3, &ca, sizeof(ca));
-}
-
 static void test_pid_reuse(void **state)
 {
 	pid_t a, b;
@@ -176,7 +165,7 @@ static void test_pid_reuse(void **state)
 	if (fcntl(s, F_DUPFD, FD_N) != FD_N)
 		fail_msg("F_DUPFD did not land on fd %d: %s", FD_N, strerror(errno));
 	close(s);
-	b = clone_with_pid(a);
+	b = e2e_fork_with_pid(a);
 	if (b < 0)
 		fail_msg("clone3 with set_tid %d: %s (needs root, and the pid still free)", a,
 			 strerror(errno));

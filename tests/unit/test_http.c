@@ -225,6 +225,44 @@ static void test_simple_get(void **state)
 	teardown(&s, &r);
 }
 
+/* Records were lost in the middle of a response body: what follows the
+ * hole (the rest of that body) is skipped, nothing is reported for the
+ * message cut off but a status-less end at the next message start, and
+ * that next message parses whole. */
+static void test_resync_after_lost_bytes(void **state)
+{
+	struct http_stream s;
+	struct rec r;
+
+	(void)state;
+	setup(&s, &r, HTTP_KIND_RESPONSE);
+	feed(&s, &r, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789", 10);
+	assert_string_equal(order(&r), "H");
+	http_stream_resync(&s);
+	assert_int_equal(s.state, HTTP_S_LOST);
+	/* body bytes after the hole: no message start, nothing reported */
+	feed(&s, &r, "body bytes that follow the lost ones", 20);
+	assert_string_equal(order(&r), "H");
+	feed(&s, &r, "HTTP/1.1 404 Not Found\r\nContent-Length: 3\r\n\r\nabc", 30);
+	assert_string_equal(order(&r), "HDHD");
+	assert_int_equal(done(&r, 0)->status, 0);
+	assert_true(done(&r, 0)->framing_lost);
+	assert_int_equal(head(&r, 1)->status, 404);
+	assert_done(done(&r, 1), false, 404, 30, 30, 3, false);
+	assert_int_equal(s.state, HTTP_S_IDLE);
+
+	/* a request stream cut in its head resumes at the next request line */
+	teardown(&s, &r);
+	setup(&s, &r, HTTP_KIND_REQUEST);
+	feed(&s, &r, "GET /first HTTP/1.1\r\nHo", 40);
+	http_stream_resync(&s);
+	feed(&s, &r, "GET /second HTTP/1.1\r\nHost: x\r\n\r\n", 50);
+	assert_string_equal(order(&r), "DHD");
+	assert_true(done(&r, 0)->is_request);
+	assert_string_equal(head(&r, 0)->target, "/second");
+	teardown(&s, &r);
+}
+
 static void test_simple_response(void **state)
 {
 	struct http_stream s;
@@ -1614,6 +1652,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_simple_get),
+		cmocka_unit_test(test_resync_after_lost_bytes),
 		cmocka_unit_test(test_simple_response),
 		cmocka_unit_test(test_keepalive_many),
 		cmocka_unit_test(test_request_split_everywhere),

@@ -290,7 +290,8 @@ static void test_attach_once_release_at_exit(void **state)
 	{
 		struct xtap_ev_hdr h = { .type = XTAP_EV_EXEC, .tgid = pid, .tid = pid };
 
-		assert_true(tls_probes_record(&h, sizeof(h), 10));
+		/* noted, and left for the connection table */
+		assert_false(tls_probes_record(&h, sizeof(h), 10));
 		tls_probes_tick(10); /* not due yet */
 		assert_int_equal(xtap_ctr.tls_scans, 1);
 		tls_probes_tick(10 + TLS_SCAN_DELAY_MAX_NS);
@@ -356,7 +357,7 @@ static void test_scope_pids(void **state)
 	(void)state;
 	assert_int_equal(tls_probes_start(&c, 1), 0);
 	h.tgid = h.tid = getpid();
-	assert_true(tls_probes_record(&h, sizeof(h), 10));
+	assert_false(tls_probes_record(&h, sizeof(h), 10));
 	tls_probes_tick(10 + TLS_SCAN_DELAY_MAX_NS);
 	assert_int_equal(rec.attaches, 0);
 	j = report();

@@ -282,6 +282,10 @@ static void test_records(void **state)
 	assert_int_equal(trace_record_line(&c, sizeof(c), false, line, sizeof(line)), 0);
 	assert_non_null(strstr(line, "comm=my?app local=[::1]:1 peer=[::1]:2"));
 	assert_int_equal(trace_record_line(&c, sizeof(c) - 1, false, line, sizeof(line)), -EINVAL);
+	c.hdr.type = XTAP_EV_EXEC;
+	o = trace_record_json(&c.hdr, sizeof(c.hdr), false);
+	assert_string_equal(json_string_value(json_object_get(o, "type")), "exec");
+	json_decref(o);
 	c.hdr.type = 99;
 	o = trace_record_json(&c, sizeof(c), false);
 	assert_string_equal(json_string_value(json_object_get(o, "type")), "?");
