@@ -24,6 +24,7 @@
 #include "loader.h"
 #include "log.h"
 #include "pipeline.h"
+#include "privs.h"
 #include "reload.h"
 #include "sampling.h"
 #include "tls_probes.h"
@@ -525,6 +526,10 @@ int do_run(int argc, char **argv)
 		cap.tls = true;
 	}
 	err = endpoint_start(&ep, &cap, &pl, &lo, &ec, use_api);
+	if (err)
+		goto out;
+	/* every thread runs by now; what loads and attaches is done */
+	err = privs_drop(cap.tls);
 	if (err)
 		goto out;
 	p_info("ready: %d programs attached, capture %u bytes, ring buffer %u MiB%s%s",
