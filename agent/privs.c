@@ -47,7 +47,7 @@ uint64_t privs_needed(bool tls)
 	uint64_t m = 1ull << CAP_SYS_PTRACE;
 
 	if (tls)
-		m |= 1ull << CAP_SYS_ADMIN;
+		m |= 1ull << CAP_SYS_ADMIN | 1ull << CAP_DAC_READ_SEARCH;
 	return m;
 }
 

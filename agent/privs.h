@@ -9,6 +9,11 @@
  *                   feature probes at the first attach) and
  *                   /proc/PID/map_files (proc(5)). It passes every CAP_BPF
  *                   and CAP_PERFMON check too, so those two go.
+ *   CAP_DAC_READ_SEARCH  TLS only, when held: /proc/PID/map_files of a
+ *                   process of another user is a directory of that user,
+ *                   mode 0500 (a root shell has it; the deployments do not
+ *                   grant it, and there such processes are not traced)
+ * A capability the agent does not hold is not kept.
  * Everything else leaves the effective, permitted and inheritable sets of
  * every thread, and the ambient set; the bounding set loses it too when the
  * agent holds CAP_SETPCAP (a root shell does; a systemd unit or a pod with a

@@ -15,7 +15,8 @@
  *            CAP_PERFMON the programs do not load, in the set --no-tls
  *            deployments use (CAP_SYS_ADMIN would stand in for both)
  *   after    once ready the agent holds CAP_SYS_PTRACE and CAP_SYS_ADMIN of
- *            these only, and its bounding set is the one it was given
+ *            these only (and CAP_DAC_READ_SEARCH, which the unit does not
+ *            give), and its bounding set is the one it was given
  *            (tests/e2e/test_privs.c checks the drop itself)
  *   tracefs  where tracefs is not mounted (a private mount namespace here)
  *            the set without CAP_SYS_ADMIN is not enough; with it xtap
@@ -187,7 +188,9 @@ static unsigned long long cap_set_of(pid_t pid, const char *key)
  * stays the one it was given. */
 static void expect_caps(pid_t pid, unsigned long long mask)
 {
-	unsigned long long kept = mask & (1ull << cap_bit("sys_ptrace") | 1ull << cap_bit("sys_admin"));
+	unsigned long long kept = mask & (1ull << cap_bit("sys_ptrace") |
+					  1ull << cap_bit("sys_admin") |
+					  1ull << cap_bit("dac_read_search"));
 
 	if (cap_set_of(pid, "\nCapEff:") != kept || cap_set_of(pid, "\nCapPrm:") != kept ||
 	    cap_set_of(pid, "\nCapBnd:") != mask)

@@ -3,14 +3,17 @@
  * Once attached, the agent keeps only what it still uses (agent/privs.h).
  * Started as full root (every capability, CAP_SETPCAP included), the ready
  * agent has, in every one of its threads:
- *   TLS      CapEff = CapPrm = CapBnd = CAP_SYS_PTRACE + CAP_SYS_ADMIN
+ *   TLS      CapEff = CapPrm = CapBnd = CAP_SYS_PTRACE + CAP_SYS_ADMIN +
+ *            CAP_DAC_READ_SEARCH
  *   --no-tls CapEff = CapPrm = CapBnd = CAP_SYS_PTRACE
  * no inheritable or ambient capability, and NoNewPrivs 1; /status says the
  * same. What it still does with that set is checked after the drop: a
  * plain request to a server with every capability (more than the agent:
  * /proc/PID/exe takes CAP_SYS_PTRACE) gives a segment with its exe, and
- * with TLS, a server started after the drop on a libssl no process used
- * before is attached and its HTTPS requests give segments.
+ * with TLS, servers started after the drop are attached and their HTTPS
+ * requests give segments: one as root on a libssl no process used before,
+ * one running as nobody with OpenSSL linked in (its /proc/PID/map_files is
+ * nobody's, mode 0500: CAP_DAC_READ_SEARCH).
  * tests/e2e/test_caps.c checks the deployment's bounding set.
  */
 #include <dirent.h>
@@ -25,8 +28,11 @@
 #define DOC_WAIT 10.0
 #define ATTACH_WAIT 20.0
 
+#define CAP_DAC_READ_SEARCH_BIT 2
 #define CAP_SYS_PTRACE_BIT 19
 #define CAP_SYS_ADMIN_BIT 21
+#define TLS_KEPT                                                                            \
+	(1ull << CAP_SYS_PTRACE_BIT | 1ull << CAP_SYS_ADMIN_BIT | 1ull << CAP_DAC_READ_SEARCH_BIT)
 
 static unsigned long long status_hex(const char *status, const char *key, pid_t tid)
 {
@@ -130,13 +136,38 @@ static void plain_request(struct e2e_agent *a, struct e2e_peer *py, const char *
 	assert_json_str(d, "metadata.xtap.exe", e2e_proc_exe(py->server_pid));
 }
 
-static void test_tls_keeps_ptrace_and_sys_admin(void **state)
+/* dir/tls_static run as nobody through a wrapper that execs it (the pid
+ * stays); the certificate and the binary made readable to nobody. */
+static struct e2e_peer *static_server_as_nobody(const struct e2e_cert *c, int port,
+						 const char *dir)
 {
-	static const char *const names[] = { "cap_sys_ptrace", "cap_sys_admin", NULL };
+	const char *wrap = e2e_fmt("%s/as-nobody", dir), *text;
+	char *cdir = strdup(c->cert);
+
+	if (!cdir)
+		fail_msg("out of memory");
+	*strrchr(cdir, '/') = '\0';
+	if (chmod(dir, 0755) || chmod(cdir, 0755) || chmod(c->cert, 0644) || chmod(c->key, 0644))
+		fail_msg("chmod for nobody: %s", strerror(errno));
+	free(cdir);
+	text = e2e_fmt("#!/bin/sh\nexec '%s' --reuid=65534 --regid=65534 --clear-groups "
+		       "'%s/tls_static' \"$@\"\n",
+		       e2e_require_bin("setpriv"), dir);
+	e2e_write_file(wrap, text, strlen(text));
+	if (chmod(wrap, 0755))
+		fail_msg("chmod %s: %s", wrap, strerror(errno));
+	return e2e_peer_tls_static(c, port, wrap);
+}
+
+static void test_tls_keeps_ptrace_sys_admin_dac_read_search(void **state)
+{
+	static const char *const names[] = { "cap_dac_read_search", "cap_sys_ptrace",
+					     "cap_sys_admin", NULL };
 	const struct e2e_cert *c = e2e_cert_new();
 	const char *sys_lib = e2e_libssl_holder(), *libdir = e2e_fmt("%s/lib", e2e_tmpdir()), *lib;
 	struct e2e_peer *py = e2e_peer_python(), *tls;
-	int tls_port = e2e_free_port();
+	int tls_port = e2e_free_port(), nobody_port = e2e_free_port();
+	const char *bindir = e2e_tmpdir();
 	struct e2e_filter f = { .type = "segment", .url_contains = "/ok?t=privs-tls" };
 	struct e2e_agent *a;
 	struct e2e_run r;
@@ -147,9 +178,10 @@ static void test_tls_keeps_ptrace_and_sys_admin(void **state)
 		fail_msg("mkdir %s: %s", libdir, strerror(errno));
 	lib = e2e_copy_file(sys_lib, libdir, strrchr(sys_lib, '/') + 1);
 	a = e2e_agent_startl("--port", e2e_fmt("%d", py->port), "--port",
-			     e2e_fmt("%d", tls_port), NULL);
-	e2e_agent_wait_log(a, "capabilities: kept cap_sys_ptrace,cap_sys_admin (", DOC_WAIT);
-	expect_threads(a->proc->pid, 1ull << CAP_SYS_PTRACE_BIT | 1ull << CAP_SYS_ADMIN_BIT);
+			     e2e_fmt("%d", tls_port), "--port", e2e_fmt("%d", nobody_port), NULL);
+	e2e_agent_wait_log(a, "capabilities: kept cap_dac_read_search,cap_sys_ptrace,cap_sys_admin (",
+			   DOC_WAIT);
+	expect_threads(a->proc->pid, TLS_KEPT);
 	expect_status(a, names);
 	plain_request(a, py, "privs-plain");
 
@@ -164,8 +196,21 @@ static void test_tls_keeps_ptrace_and_sys_admin(void **state)
 	d = json_array_get(e2e_agent_expect_docs(a, &f, 1, DOC_WAIT), 0);
 	assert_json_str(d, "http.request.url", e2e_https_url(tls->port, "/ok?t=privs-tls"));
 	assert_json_int(d, "metadata.xtap.pid", tls->server_pid);
+
+	/* after the drop, as another user, OpenSSL inside the executable */
+	e2e_build_tls_static(bindir);
+	tls = static_server_as_nobody(c, nobody_port, bindir);
+	e2e_agent_wait_log(a, e2e_fmt("tls: attached %s/tls_static", bindir), ATTACH_WAIT);
+	r = e2e_curl_tls(c, e2e_https_url(tls->port, "/ok?t=privs-nobody"), NULL);
+	if (r.status || strncmp(r.out, "200", 3))
+		fail_msg("curl https: exit %d, %s %s", r.status, r.out, r.err);
+	f.url_contains = "?t=privs-nobody";
+	d = json_array_get(e2e_agent_expect_docs(a, &f, 1, DOC_WAIT), 0);
+	assert_json_int(d, "metadata.xtap.pid", tls->server_pid);
+	if (strcmp(e2e_proc_exe(tls->server_pid), e2e_fmt("%s/tls_static", bindir)))
+		fail_msg("the server runs %s", e2e_proc_exe(tls->server_pid));
 	/* still the same sets, after the attach */
-	expect_threads(a->proc->pid, 1ull << CAP_SYS_PTRACE_BIT | 1ull << CAP_SYS_ADMIN_BIT);
+	expect_threads(a->proc->pid, TLS_KEPT);
 	assert_int_equal(e2e_agent_stop(a), 0);
 	e2e_agent_check_final(a);
 }
@@ -189,7 +234,8 @@ static void test_no_tls_keeps_ptrace(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_tls_keeps_ptrace_and_sys_admin, e2e_test_setup,
+		cmocka_unit_test_setup_teardown(test_tls_keeps_ptrace_sys_admin_dac_read_search,
+						e2e_test_setup,
 						e2e_test_teardown),
 		cmocka_unit_test_setup_teardown(test_no_tls_keeps_ptrace, e2e_test_setup,
 						e2e_test_teardown),
