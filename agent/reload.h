@@ -17,7 +17,8 @@
  * as "needs restart" and the running value stays. The command line still
  * wins over the file. A file that does not parse, or a bad value of an
  * option above, is refused whole ("FILE:LINE: ..." logged) and the running
- * configuration stays. */
+ * configuration stays. /status's "config" keeps showing the values the
+ * agent started with. */
 #ifndef XTAP_RELOAD_H
 #define XTAP_RELOAD_H
 
