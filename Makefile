@@ -5,6 +5,7 @@
 #   make check      build and run the tests, installing nothing
 #   make asan       the agent and tests with ASan + UBSan (build/asan/)
 #   make bpf-arm64  the BPF objects for arm64, to prove they compile
+#   make soak       tests/soak/run: the agent under steady load for SOAK_SECONDS (600)
 #   make fuzz       run each libFuzzer harness for FUZZ_SECONDS (tests/fuzz/fuzz.mk)
 #   make vmlinux    regenerate vmlinux/x86/vmlinux.h from the running kernel
 #   make install    xtap, its man page and bash completion under DESTDIR/PREFIX
@@ -78,7 +79,7 @@ MANDIR ?= $(PREFIX)/share/man
 # (it searches $XDG_DATA_DIRS, /usr/local/share included)
 BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 
-.PHONY: all asan test check test-bins test-unit bpf-arm64 vmlinux clean bench install uninstall
+.PHONY: all asan test check test-bins test-unit bpf-arm64 vmlinux clean bench soak install uninstall
 all: $(OUTPUT)/xtap
 
 $(OUTPUT)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.h) include/xtap.h | $(OUTPUT)/bpf
@@ -143,6 +144,9 @@ vmlinux:
 
 bench: all
 	$(Q)tests/bench/run $(OUTPUT)
+
+soak: all
+	$(Q)tests/soak/run $(OUTPUT)
 
 install: all
 	$(call msg,INSTALL,$(DESTDIR)$(BINDIR)/xtap)

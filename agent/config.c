@@ -155,7 +155,8 @@ int config_parse(const char *origin, const char *buf, size_t len, const struct o
 	/* each line adds at most "--" and a NUL to its own bytes */
 	a.strings_ = malloc(len + 3 * lines + 1);
 	a.argv = calloc(lines + 1, sizeof(*a.argv));
-	if (!a.strings_ || !a.argv) {
+	a.lines = calloc(lines + 1, sizeof(*a.lines));
+	if (!a.strings_ || !a.argv || !a.lines) {
 		ret = -ENOMEM;
 		seterr(err, errlen, "%s: out of memory", origin);
 		goto fail;
@@ -182,6 +183,7 @@ int config_parse(const char *origin, const char *buf, size_t len, const struct o
 		if (s == e || *s == '#')
 			continue;
 		a.argv[a.argc] = pos;
+		a.lines[a.argc] = lineno;
 		ret = parse_line(origin, lineno, s, e, opts, &pos, err, errlen);
 		if (ret)
 			goto fail;
@@ -260,6 +262,7 @@ int config_args_prepend(struct config_args *a, int argc, char **argv)
 void config_args_free(struct config_args *a)
 {
 	free(a->argv);
+	free(a->lines);
 	free(a->strings_);
 	*a = (struct config_args){};
 }

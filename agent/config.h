@@ -30,6 +30,9 @@
 struct config_args {
 	int argc; /* entries in argv, not counting its final NULL */
 	char **argv; /* NULL-terminated; "--name" or "--name=value" */
+	/* the file's line of each option, in the file's order (config_args_prepend
+	 * leaves it as it is: lines[i] is the file's i-th option) */
+	unsigned int *lines;
 	char *strings_; /* private: the file's strings, one allocation */
 };
 

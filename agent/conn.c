@@ -88,7 +88,7 @@ static size_t pool_allocated;
 #define DEFER_MAX 1024
 static struct pending *defer_head, *defer_tail;
 static size_t n_deferred;
-static uint64_t link_wait_ns = 250ull * 1000000ull;
+static uint64_t link_wait_ns = CONN_LINK_WAIT_DEFAULT_MS * 1000000ull;
 static bool flushing;
 static txn_head_fn head_fn;
 static txn_sink_fn sink_fn;

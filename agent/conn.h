@@ -33,7 +33,8 @@ typedef void (*txn_head_fn)(struct xtap_txn *t, void *ctx);
 /* head may be NULL (everything is emitted). */
 void conn_table_init(txn_head_fn head, txn_sink_fn sink, void *ctx);
 /* How long a request from this node waits, at most, for the record of the
- * call that sent it (span.h); 0: never waits. Default 250 ms. */
+ * call that sent it (span.h); 0: never waits. */
+#define CONN_LINK_WAIT_DEFAULT_MS 250
 void conn_table_set_link_wait(uint64_t ns);
 /* Write the finished exchanges whose wait is over. Cheap when none waits:
  * call it every loop turn. now: monotonic ns. */

@@ -29,6 +29,7 @@
 
 #include "exporter.h"
 #include "log.h"
+#include "privs.h"
 
 #define DAEMON_HEADER "{\"format\":\"json\",\"version\":1}\n"
 #define DAEMON_HEADER_LEN (sizeof(DAEMON_HEADER) - 1)
@@ -568,8 +569,10 @@ struct exporter *exporter_start(const struct exporter_config *cfg)
 	 * every thread. It also means a write to a closed pipe leaves a
 	 * SIGPIPE pending here and returns EPIPE instead of killing the
 	 * process, even if nobody ignored SIGPIPE. The new thread inherits
-	 * this mask. */
+	 * this mask, but for the signal on which each thread drops its
+	 * capabilities (privs.h). */
 	sigfillset(&all);
+	sigdelset(&all, PRIVS_SIGNAL);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	err = pthread_create(&ex->thread, NULL, drain_thread, ex);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);

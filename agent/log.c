@@ -5,16 +5,17 @@
 #include <bpf/libbpf.h>
 #include "log.h"
 
+/* atomic: a reload (SIGHUP) sets it while other threads log */
 static int cur_level = LOG_INFO;
 
 void log_set_level(int level)
 {
-	cur_level = level;
+	__atomic_store_n(&cur_level, level, __ATOMIC_RELAXED);
 }
 
 int log_get_level(void)
 {
-	return cur_level;
+	return __atomic_load_n(&cur_level, __ATOMIC_RELAXED);
 }
 
 static void vlog(int level, const char *fmt, va_list ap)
@@ -22,7 +23,7 @@ static void vlog(int level, const char *fmt, va_list ap)
 	char line[1024];
 	size_t n;
 
-	if (level > cur_level)
+	if (level > log_get_level())
 		return;
 	vsnprintf(line, sizeof(line), fmt, ap);
 	n = strlen(line);

@@ -21,6 +21,7 @@
 #include "cmd.h"
 #include "metrics.h"
 #include "metrics_http.h"
+#include "privs.h"
 #include "recent.h"
 #include "sampling.h"
 #include "tls_probes.h"
@@ -289,6 +290,7 @@ static void get_status(struct metrics_http *m, struct client *c, bool head)
 	metrics_status_json(o, &v);
 	json_object_set_new(o, "sampling", sampler_status_json(src->sampler));
 	json_object_set_new(o, "tls", tls_status());
+	json_object_set_new(o, "capabilities", privs_status_json());
 	json_object_set_new(o, "config", src->config ? json_deep_copy(src->config) : json_null());
 	json_object_set_new(seg, "capacity", json_integer(src->recent ? RECENT_DOCS : 0));
 	json_object_set_new(seg, "skipped",

@@ -25,14 +25,14 @@
 #include "log.h"
 #include "metrics.h"
 #include "pipeline.h"
+#include "privs.h"
+#include "reload.h"
 #include "sampling.h"
 #include "tls_probes.h"
 #include "xray_api.h"
 
 #define DRAIN_MS 2000
 #define CGROUPS_MAX 8
-/* A sampling rules file is a few KiB; anything past this is not one. */
-#define RULES_FILE_MAX (1024 * 1024)
 
 /* the configuration file's options: optarg values point into it for the
  * whole run (static, so an early return does not lose it) */
@@ -167,31 +167,6 @@ enum {
 	OPT_NO_TCP_OPTION,
 };
 
-/* The rules file, NUL-terminated and malloc'd, or NULL (reported). */
-static char *read_rules_file(const char *path)
-{
-	FILE *f = fopen(path, "re");
-	char *buf;
-	size_t n;
-
-	if (!f) {
-		p_err("--sampling-rules %s: %s", path, strerror(errno));
-		return NULL;
-	}
-	buf = malloc(RULES_FILE_MAX + 1);
-	n = buf ? fread(buf, 1, RULES_FILE_MAX + 1, f) : 0;
-	if (!buf || ferror(f) || n > RULES_FILE_MAX) {
-		p_err("--sampling-rules %s: %s", path,
-		      !buf ? "out of memory" : ferror(f) ? "read error" : "larger than 1 MiB");
-		free(buf);
-		fclose(f);
-		return NULL;
-	}
-	fclose(f);
-	buf[n] = '\0';
-	return buf;
-}
-
 /* "http://host:port" of the daemon's TCP address, where it proxies the
  * sampling APIs (the X-Ray API reference). */
 static int daemon_tcp_url(const struct daemon_addr *d, char *out, size_t n)
@@ -258,6 +233,7 @@ int do_run(int argc, char **argv)
 	struct pipeline pl = { .seg = { .name = getenv("AWS_XRAY_TRACING_NAME"),
 					.sdk_version = XTAP_VERSION } };
 	struct capture cap = {};
+	struct reload rl = {};
 	struct endpoint ep = {};
 	const char *metrics_opt = NULL;
 	uint64_t stats_every = 0, last_stats;
@@ -273,7 +249,8 @@ int do_run(int argc, char **argv)
 	bool no_daemon = false, use_api = false, daemon_explicit;
 	char errbuf[256];
 	long v;
-	int opt, err = 0;
+	int opt, err = 0, file_argc = 0, argc0 = argc;
+	char **argv0 = argv;
 	int ret = 0; /* an exit code decided before the loop (usage, setup) */
 
 	if (pl.seg.name && !*pl.seg.name)
@@ -285,6 +262,7 @@ int do_run(int argc, char **argv)
 			p_err("--config %s", errbuf);
 			return XTAP_EXIT_USAGE;
 		}
+		file_argc = run_config.argc;
 		if (config_args_prepend(&run_config, argc, argv)) {
 			p_err("--config %s: out of memory", config);
 			return XTAP_EXIT_FAIL;
@@ -487,8 +465,9 @@ int do_run(int argc, char **argv)
 	    !parse_long(getenv("XTAP_TEST_TARGETS_PERIOD"), 1, 10, &v))
 		sc.targets_period = (double)v;
 	if (rules_path) {
-		rules_json = read_rules_file(rules_path);
+		rules_json = rules_file_read(rules_path, errbuf, sizeof(errbuf));
 		if (!rules_json) {
+			p_err("--sampling-rules %s", errbuf);
 			ret = XTAP_EXIT_USAGE;
 			goto out;
 		}
@@ -521,6 +500,7 @@ int do_run(int argc, char **argv)
 
 	log_hook_libbpf();
 	capture_handle_signals();
+	reload_handle_signal();
 	clock_sync();
 
 	pl.ex = exporter_start(&ec);
@@ -560,9 +540,19 @@ int do_run(int argc, char **argv)
 	err = endpoint_start(&ep, &cap, &pl, &lo, &ec, use_api);
 	if (err)
 		goto out;
+	/* every thread runs by now; what loads and attaches is done */
+	err = privs_drop(cap.tls);
+	if (err)
+		goto out;
 	p_info("ready: %d programs attached, capture %u bytes, ring buffer %u MiB%s%s",
 	       loader_links(cap.l), lo.cap_bytes, lo.ringbuf_mb, ec.udp ? ", daemon " : "",
 	       ec.udp ? daemon : "");
+
+	err = reload_init(&rl, config, longopts, "o:n:vqh", argc0, argv0,
+			  config ? run_config.argv + 1 : NULL,
+			  file_argc, &pl, rules_path);
+	if (err)
+		goto out;
 
 	last_stats = clock_mono_now();
 	while (!capture_stopping()) {
@@ -572,6 +562,8 @@ int do_run(int argc, char **argv)
 		exporter_kick(pl.ex);
 		if (err)
 			break;
+		if (reload_requested())
+			reload_apply(&rl);
 		if (stats_every && now - last_stats >= stats_every) {
 			struct exporter_stats es;
 
@@ -615,6 +607,7 @@ out:
 	/* after the flush: the event loop no longer reads the store */
 	k8s_stop();
 	identity_stop(&ident);
+	reload_free(&rl);
 	config_args_free(&run_config);
 	if (ret)
 		return ret;

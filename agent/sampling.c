@@ -322,6 +322,9 @@ static int local_rule(json_t *o, int version, size_t idx, struct srule *r, char 
 	return local_target_rate(o, where, r, err, errlen);
 }
 
+/* The SDKs' built-in local rules: one request a second, then 5%. */
+static const char local_default[] = "{\"version\":2,\"default\":{\"fixed_target\":1,\"rate\":0.05}}";
+
 /* Parse into s->local (n_local rules, the default last). */
 static int local_parse(struct sampler *s, const char *text, char *err, size_t errlen)
 {
@@ -841,7 +844,6 @@ static void seed(struct sampler *s)
 int sampler_create(const struct sampling_config *cfg, struct sampler **out, char *err,
 		   size_t errlen)
 {
-	static const char dflt[] = "{\"version\":2,\"default\":{\"fixed_target\":1,\"rate\":0.05}}";
 	pthread_condattr_t ca;
 	struct sampler *s;
 	int ret, i;
@@ -871,7 +873,8 @@ int sampler_create(const struct sampling_config *cfg, struct sampler **out, char
 	seed(s);
 	for (i = 0; i < 24; i++)
 		s->client_id[i] = "0123456789abcdef"[(uint64_t)(rng_next(s) * 16) & 15];
-	ret = local_parse(s, cfg->local_rules_json ? cfg->local_rules_json : dflt, err, errlen);
+	ret = local_parse(s, cfg->local_rules_json ? cfg->local_rules_json : local_default, err,
+			  errlen);
 	if (ret)
 		goto fail;
 	pthread_mutex_init(&s->mu, NULL);
@@ -886,6 +889,32 @@ fail:
 	free(s->central);
 	free(s);
 	return ret;
+}
+
+int sampler_set_local_rules(struct sampler *s, const char *json, char *err, size_t errlen)
+{
+	struct sampler tmp = {};
+	struct srule *old;
+	int ret;
+
+	/* parsed aside, so a bad file leaves the rules in force untouched */
+	tmp.local = calloc(SAMPLING_RULES_MAX, sizeof(*tmp.local));
+	if (!tmp.local) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	ret = local_parse(&tmp, json ? json : local_default, err, errlen);
+	if (ret) {
+		free(tmp.local);
+		return ret;
+	}
+	pthread_mutex_lock(&s->mu);
+	old = s->local;
+	s->local = tmp.local;
+	s->n_local = tmp.n_local;
+	pthread_mutex_unlock(&s->mu);
+	free(old);
+	return 0;
 }
 
 int sampler_start(struct sampler *s)

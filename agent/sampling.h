@@ -80,6 +80,10 @@ struct sampler;
  * one-line reason in err (errlen bytes), e.g. for a bad local rules file. */
 int sampler_create(const struct sampling_config *cfg, struct sampler **out, char *err,
 		   size_t errlen);
+/* Replace the local rules (JSON as in sampling_config; NULL: the default)
+ * while the sampler runs (SIGHUP). 0, or -EINVAL/-ENOMEM with the reason in
+ * err and the rules in force kept. Reservoirs of the new rules start empty. */
+int sampler_set_local_rules(struct sampler *s, const char *json, char *err, size_t errlen);
 /* Start the poller thread (centralized mode; a no-op otherwise). 0 or -errno. */
 int sampler_start(struct sampler *s);
 /* Stop the thread (bounded: in-flight calls are aborted) and free. NULL ok. */

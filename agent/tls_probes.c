@@ -66,6 +66,7 @@ struct tproc {
 static struct tls_probes_config cfg;
 static bool started;
 static bool denied_reported; /* map_files refused us: said once */
+static bool other_user_reported; /* map_files of another user's process: said once */
 /* the report reads files[] from other threads */
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct tfile files[TLS_FILES_MAX];
@@ -200,12 +201,20 @@ static int file_get(const struct maps_entry *e, pid_t pid, bool is_libssl, const
 
 	if (stat(open_path, &st)) {
 		/* proc(5): map_files takes CAP_SYS_ADMIN (or CAP_CHECKPOINT_RESTORE),
-		 * whatever ptrace access allows; uprobes need the former anyway */
-		if ((errno == EPERM || errno == EACCES) && !denied_reported) {
+		 * whatever ptrace access allows; uprobes need the former anyway.
+		 * EACCES: the directory is the process's user's, mode 0500, and
+		 * searching it as another user takes CAP_DAC_READ_SEARCH. */
+		if (errno == EPERM && !denied_reported) {
 			denied_reported = true;
 			xtap_ctr.tls_skipped++;
 			p_warn("tls: %s: %s: TLS libraries are not traced (this needs CAP_SYS_ADMIN; "
 			       "--no-tls turns TLS capture off)",
+			       open_path, strerror(errno));
+		} else if (errno == EACCES && !other_user_reported) {
+			other_user_reported = true;
+			xtap_ctr.tls_skipped++;
+			p_warn("tls: %s: %s: TLS libraries of processes of other users are not traced "
+			       "(this needs CAP_DAC_READ_SEARCH)",
 			       open_path, strerror(errno));
 		}
 		return -1; /* else the process is gone */
@@ -441,6 +450,7 @@ int tls_probes_start(const struct tls_probes_config *c, uint64_t now_ns)
 	last_liveness = now_ns;
 	started = true;
 	denied_reported = false;
+	other_user_reported = false;
 
 	d = opendir("/proc");
 	if (!d) {

@@ -14,6 +14,10 @@
  *            CAP_SYS_PTRACE the segment has no exe; without CAP_BPF or
  *            CAP_PERFMON the programs do not load, in the set --no-tls
  *            deployments use (CAP_SYS_ADMIN would stand in for both)
+ *   after    once ready the agent holds CAP_SYS_PTRACE and CAP_SYS_ADMIN of
+ *            these only (and CAP_DAC_READ_SEARCH, which the unit does not
+ *            give), and its bounding set is the one it was given
+ *            (tests/e2e/test_privs.c checks the drop itself)
  *   tracefs  where tracefs is not mounted (a private mount namespace here)
  *            the set without CAP_SYS_ADMIN is not enough; with it xtap
  *            mounts tracefs
@@ -168,15 +172,31 @@ static struct e2e_agent *start_agent(const char *wrap, int port, int port2)
 	return a;
 }
 
-static unsigned long long cap_eff(pid_t pid)
+static unsigned long long cap_set_of(pid_t pid, const char *key)
 {
 	char *status = e2e_read_file(e2e_fmt("/proc/%d/status", (int)pid), NULL);
-	const char *p = status ? strstr(status, "\nCapEff:") : NULL;
+	const char *p = status ? strstr(status, key) : NULL;
 	unsigned long long v;
 
-	if (!p || sscanf(p + 8, "%llx", &v) != 1)
-		fail_msg("no CapEff in /proc/%d/status", (int)pid);
+	if (!p || sscanf(p + strlen(key), "%llx", &v) != 1)
+		fail_msg("no %s in /proc/%d/status", key + 1, (int)pid);
 	return v;
+}
+
+/* Started with `mask`, the ready agent keeps CAP_SYS_PTRACE and, for TLS,
+ * CAP_SYS_ADMIN of it (agent/privs.h); without CAP_SETPCAP its bounding set
+ * stays the one it was given. */
+static void expect_caps(pid_t pid, unsigned long long mask)
+{
+	unsigned long long kept = mask & (1ull << cap_bit("sys_ptrace") |
+					  1ull << cap_bit("sys_admin") |
+					  1ull << cap_bit("dac_read_search"));
+
+	if (cap_set_of(pid, "\nCapEff:") != kept || cap_set_of(pid, "\nCapPrm:") != kept ||
+	    cap_set_of(pid, "\nCapBnd:") != mask)
+		fail_msg("started with %llx, the agent has CapEff %llx CapPrm %llx CapBnd %llx, not %llx %llx %llx",
+			 mask, cap_set_of(pid, "\nCapEff:"), cap_set_of(pid, "\nCapPrm:"),
+			 cap_set_of(pid, "\nCapBnd:"), kept, kept, mask);
 }
 
 /* One GET to a python server run by this (full root) process; returns the
@@ -240,9 +260,7 @@ static void test_unit_caps_are_enough(void **state)
 	c = e2e_cert_new();
 	tls = e2e_peer_python_tls(c, 0, NULL);
 	a = start_agent(wrapper(caps, false), py->port, tls->port);
-	if (cap_eff(a->proc->pid) != mask)
-		fail_msg("the agent runs with CapEff %llx, not %llx (%s)", cap_eff(a->proc->pid),
-			 mask, caps);
+	expect_caps(a->proc->pid, mask);
 	d = one_request(a, py, "enough");
 	assert_json_str(d, "http.request.method", "GET");
 	assert_json_int(d, "http.response.status", 200);
@@ -271,8 +289,7 @@ static void check_without_sys_admin(const char *caps, unsigned long long mask)
 	struct e2e_agent *a = start_agent(wrapper(caps, false), py->port, tls->port);
 	json_t *d;
 
-	if (cap_eff(a->proc->pid) != mask)
-		fail_msg("CapEff %llx, not %llx", cap_eff(a->proc->pid), mask);
+	expect_caps(a->proc->pid, mask);
 	e2e_agent_wait_log(a, TLS_DENIED, DOC_WAIT);
 	if (e2e_agent_log_count(a, "tls: attached "))
 		fail_msg("TLS attached without CAP_SYS_ADMIN:\n%s", e2e_agent_log(a));
@@ -313,8 +330,7 @@ static void test_each_unit_cap_is_needed(void **state)
 			struct e2e_agent *a = start_agent(wrapper(caps, false), py->port, 0);
 			json_t *d;
 
-			if (cap_eff(a->proc->pid) != mask)
-				fail_msg("CapEff %llx, not %llx", cap_eff(a->proc->pid), mask);
+			expect_caps(a->proc->pid, mask);
 			d = one_request(a, py, e2e_fmt("no-%s", cap));
 			assert_json_int(d, "metadata.xtap.pid", py->server_pid);
 			assert_json_present(d, "metadata.xtap.comm");
