@@ -861,9 +861,9 @@ static void link_request(struct conn *c, struct pending *p)
 		seed_from_kernel(s, t, parent);
 		if (c->role != XTAP_ROLE_CLIENT && s->state == SPAN_CHILD)
 			span_seed_caller(t->span, parent);
-	}
-	else if (c->role != XTAP_ROLE_CLIENT && t->kctx.source == XTAP_CTX_NEW)
+	} else if (c->role != XTAP_ROLE_CLIENT && t->kctx.source == XTAP_CTX_NEW) {
 		xtap_ctr.link_ctx_mismatch++; /* the kernel missed the header: its calls did too */
+	}
 	t->inherits = s->state == SPAN_CHILD;
 	if (hdr && !t->inherits) {
 		memcpy(s->trace_id, hc.trace_id, sizeof(s->trace_id));

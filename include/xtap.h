@@ -129,8 +129,12 @@ enum xtap_ctx_sampled {
 
 struct xtap_trace_ctx {
 	__u8 trace_id[16]; /* epoch seconds (big endian, 4 bytes), then 12 random bytes */
-	__u64 span_id; /* client: the call's subsegment id, what the option sends */
-	__u64 parent_id; /* server, from a TCP option: the caller's subsegment id */
+	/* client: the call's subsegment id, what the option sends;
+	 * server: the request's key, which its calls' records name */
+	__u64 span_id;
+	/* server, from a TCP option: the caller's subsegment id;
+	 * client: the key of the request the call serves (THREAD, PROCESS) */
+	__u64 parent_id;
 	__u8 source; /* enum xtap_ctx_source; NONE on other records */
 	__u8 sampled; /* enum xtap_ctx_sampled */
 	__u8 pad[6];
