@@ -305,7 +305,8 @@ static void *srv_accept_main(void *arg)
 {
 	struct srv *s = arg;
 
-	while (!atomic_load(&s->stop)) {
+	/* polls every 100 ms: an hour at most, the group's teardown stops it */
+	for (int i = 0; i < 36000 && !atomic_load(&s->stop); i++) {
 		struct pollfd pfd = { .fd = s->lfd, .events = POLLIN };
 		struct srv_conn *c;
 		pthread_t th;
