@@ -823,6 +823,10 @@ static void link_request(struct conn *c, struct pending *p)
 	 * link copies it */
 	if (c->role == XTAP_ROLE_CLIENT && t->kctx.span_id)
 		fmt_kernel_span_id(t->kctx.span_id, s->id);
+	if (txn_kernel_decided(t)) {
+		s->kernel_decided = true;
+		s->drop = t->kctx.sampled == XTAP_SAMPLED_YES ? SPAN_KEEP : SPAN_DROP_SAMPLER;
+	}
 	if (c->role == XTAP_ROLE_CLIENT) {
 		/* a trace header the process put on the call is what the
 		 * callee continues: it wins over the request in flight */
@@ -871,7 +875,9 @@ static void link_request(struct conn *c, struct pending *p)
 	}
 	if (head_fn)
 		head_fn(t, sink_ctx);
-	if (!t->inherits)
+	/* a server on this node may have given this call its kernel's
+	 * decision already (adopt_waiting_server) */
+	if (!t->inherits && !s->kernel_decided)
 		s->drop = t->drop;
 }
 

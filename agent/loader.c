@@ -16,6 +16,7 @@
 #include <bpf/libbpf.h>
 #include <time.h>
 #include <jansson.h>
+#include "xtap.h" /* before the skeleton: its global data uses these types */
 #include "capture.skel.h"
 #include "go_elf.h"
 #include "loader.h"
@@ -308,6 +309,7 @@ int loader_open(const struct loader_opts *o, struct loader **out)
 	l->skel->rodata->scope_cgroup_count = o->n_cgroups;
 	l->skel->rodata->tls_enabled = o->tls;
 	l->skel->rodata->scope_netns = o->netns_cookie;
+	l->skel->rodata->sample_all = o->sample_all;
 	l->skel->rodata->propagate = propagate;
 	l->skel->rodata->go_conn_data_off = GO_TLS_CONN_DATA_OFF;
 	l->skel->rodata->go_netfd_off = GO_TCPCONN_NETFD_OFF;
@@ -384,6 +386,17 @@ void loader_sync_clock(struct loader *l)
 	clock_gettime(CLOCK_MONOTONIC, &mono);
 	l->skel->bss->wall_offset_ns = ((int64_t)rt.tv_sec - mono.tv_sec) * 1000000000LL +
 				       (rt.tv_nsec - mono.tv_nsec);
+}
+
+void loader_sampling(struct loader *l, struct loader_sampling *out)
+{
+	if (!l->propagating) {
+		*out = (struct loader_sampling){ 0 };
+		return;
+	}
+	out->slots = l->skel->bss->sample_slots;
+	out->plans = l->skel->bss->sample_plans;
+	out->gen = &l->skel->bss->sample_gen;
 }
 
 int loader_ringbuf_fd(const struct loader *l)

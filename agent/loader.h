@@ -21,6 +21,7 @@ struct loader_opts {
 	bool tls; /* load the TLS programs (attached per file by tls_probes) */
 	uint64_t netns_cookie; /* --netns: only sockets of this namespace; 0: all */
 	bool propagate; /* trace context across nodes in a TCP option, when the kernel can */
+	bool sample_all; /* sampling off: traces that start here are all sampled */
 };
 
 struct loader;
@@ -61,6 +62,16 @@ bool loader_propagating(const struct loader *l);
 /* Keep the BPF side's wall clock (trace ids carry epoch seconds) in step
  * with CLOCK_REALTIME: cheap, call it now and then. */
 void loader_sync_clock(struct loader *l);
+/* Where the agent keeps the kernel's sampling slots, plans and their
+ * generation (struct xtap_sample_slot): the object's mmap'd global data,
+ * written without a syscall. NULL fields when the trace context is off:
+ * then nothing decides in the kernel. */
+struct loader_sampling {
+	struct xtap_sample_slot *slots; /* XTAP_SAMPLE_SLOTS */
+	struct xtap_sample_plan *plans; /* XTAP_SAMPLE_PLANS */
+	volatile uint32_t *gen;
+};
+void loader_sampling(struct loader *l, struct loader_sampling *out);
 /* This process's effective capabilities (CapEff), 0 when unreadable. */
 uint64_t loader_cap_effective(void);
 /* The cgroup v2 mount point (hybrid layouts put it at /sys/fs/cgroup/unified). */

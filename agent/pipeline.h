@@ -23,6 +23,9 @@ struct pipeline {
 	struct recent *recent;
 	/* --redact-query: documents carry query keys, not values (redact.h). */
 	bool redact_query;
+	/* The kernel's sampling plans (loader_sampling), NULL: the kernel
+	 * does not sample, and the sampler decides every trace start. */
+	struct xtap_sample_plan *kplans;
 };
 
 /* txn_head_fn for conn_table_init: the trace header's Sampled=1/0, else

@@ -435,6 +435,7 @@ int do_run(int argc, char **argv)
 		sc.mode = SAMPLING_LOCAL;
 	else if (!strcmp(sampling, "centralized"))
 		sc.mode = SAMPLING_CENTRALIZED;
+	lo.sample_all = sc.mode == SAMPLING_OFF;
 	if (sc.mode == SAMPLING_OFF && rules_path) {
 		p_err("--sampling-rules: not used with --sampling off");
 		ret = XTAP_EXIT_USAGE;
@@ -527,6 +528,17 @@ int do_run(int argc, char **argv)
 	err = capture_open(&cap, &lo);
 	if (err)
 		goto out;
+	if (pl.sampler) {
+		struct loader_sampling ls;
+
+		/* the kernel decides traces that start here, so that their
+		 * calls carry the decision to other nodes */
+		loader_sampling(cap.l, &ls);
+		if (ls.slots) {
+			sampler_bind_kernel(pl.sampler, ls.slots, ls.gen);
+			pl.kplans = ls.plans;
+		}
+	}
 	if (lo.tls) {
 		struct tls_probes_config tc = { .attach = loader_attach_tls,
 						.detach = loader_detach_tls, .ctx = cap.l,

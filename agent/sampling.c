@@ -16,6 +16,7 @@
 #include "log.h"
 #include "sampling.h"
 #include "xray_api.h"
+#include "xtap.h"
 
 #define FIELD_CAP (SAMPLING_FIELD_MAX + 1)
 #define DAEMON_TIMEOUT_MS 2000L
@@ -33,18 +34,16 @@ struct srule {
 	char method[FIELD_CAP];
 	char url_path[FIELD_CAP];
 	bool is_default; /* matches every request */
-	/* the reservoir's current second and what it gave out in it */
-	int64_t sec;
-	uint32_t taken;
-	uint32_t borrowed;
 	/* the quota from SamplingTargets, valid until quota_ttl (epoch s) */
 	bool has_quota;
 	uint32_t quota;
 	double quota_ttl;
-	/* statistics since the last report */
-	uint64_t requests;
-	uint64_t sampled;
-	uint64_t borrows;
+	/* The reservoir's current second, what it gave out in it, and the
+	 * statistics since the last report: here, or in the kernel's slot
+	 * (kslot, its index + 1; 0: none) while the kernel decides for a
+	 * service by this rule. */
+	struct xtap_sample_slot own;
+	int kslot;
 };
 
 struct sampler {
@@ -59,6 +58,11 @@ struct sampler {
 	double targets_interval;
 	bool refetch_rules; /* LastRuleModification was newer than our rules */
 	uint64_t rng;
+	/* the kernel's slots (sampler_bind_kernel), NULL: none; gen counts
+	 * rule changes, and the kernel ignores plans of another generation */
+	struct xtap_sample_slot *kslots;
+	volatile uint32_t *kgen;
+	uint32_t gen;
 
 	double (*now)(void *ctx);
 	double (*rand01)(void *ctx);
@@ -152,39 +156,60 @@ static double rand_of(struct sampler *s)
 /* Decisions                                                           */
 /* ------------------------------------------------------------------ */
 
-static void reservoir_second(struct srule *r, double now)
+/* The state a rule draws from. A kernel slot is shared with programs on
+ * every CPU (kernel_sample in bpf/propagate.bpf.h), hence the atomics,
+ * which cost nothing here under the mutex. */
+static struct xtap_sample_slot *rstate(struct sampler *s, struct srule *r)
+{
+	return r->kslot && s->kslots ? &s->kslots[r->kslot - 1] : &r->own;
+}
+
+static void count(__u64 *v)
+{
+	__atomic_fetch_add(v, 1, __ATOMIC_RELAXED);
+}
+
+static bool take(uint32_t *v, uint32_t max)
+{
+	if (__atomic_load_n(v, __ATOMIC_RELAXED) >= max)
+		return false;
+	__atomic_fetch_add(v, 1, __ATOMIC_RELAXED);
+	return true;
+}
+
+static void reservoir_second(struct xtap_sample_slot *st, double now)
 {
 	/* epoch seconds are positive: truncation is floor */
-	int64_t sec = (int64_t)now;
+	uint64_t sec = (uint64_t)now;
 
-	if (sec != r->sec) {
-		r->sec = sec;
-		r->taken = 0;
-		r->borrowed = 0;
+	if (__atomic_load_n(&st->sec, __ATOMIC_RELAXED) != sec) {
+		__atomic_store_n(&st->sec, sec, __ATOMIC_RELAXED);
+		__atomic_store_n(&st->taken, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&st->borrowed, 0, __ATOMIC_RELAXED);
 	}
 }
 
 /* rand < rate, not <=: a rate of 0 must never sample. */
 static bool central_sample(struct sampler *s, struct srule *r, double now)
 {
-	r->requests++;
-	reservoir_second(r, now);
+	struct xtap_sample_slot *st = rstate(s, r);
+
+	count(&st->requests);
+	reservoir_second(st, now);
 	if (r->has_quota && now <= r->quota_ttl) {
-		if (r->taken < r->quota) {
-			r->taken++;
-			r->sampled++;
+		if (take(&st->taken, r->quota)) {
+			count(&st->sampled);
 			return true;
 		}
-	} else if (r->reservoir > 0 && r->borrowed < 1) {
+	} else if (r->reservoir > 0 && take(&st->borrowed, 1)) {
 		/* no valid quota yet (or any more): borrow 1/s from the
 		 * global reservoir, as the SDKs do */
-		r->borrowed++;
-		r->borrows++;
-		r->sampled++;
+		count(&st->borrows);
+		count(&st->sampled);
 		return true;
 	}
 	if (rand_of(s) < r->rate) {
-		r->sampled++;
+		count(&st->sampled);
 		return true;
 	}
 	return false;
@@ -192,12 +217,52 @@ static bool central_sample(struct sampler *s, struct srule *r, double now)
 
 static bool local_sample(struct sampler *s, struct srule *r, double now)
 {
-	reservoir_second(r, now);
-	if (r->taken < r->reservoir) {
-		r->taken++;
+	struct xtap_sample_slot *st = rstate(s, r);
+
+	reservoir_second(st, now);
+	if (take(&st->taken, r->reservoir))
 		return true;
-	}
 	return rand_of(s) < r->rate;
+}
+
+/* The parameters the kernel decides with, as central_sample and
+ * local_sample do. Called under mu whenever they change. */
+static void kernel_params(struct sampler *s, struct srule *r)
+{
+	struct xtap_sample_slot *st;
+	uint64_t rate;
+
+	if (!r->kslot || !s->kslots)
+		return;
+	st = &s->kslots[r->kslot - 1];
+	rate = r->rate >= 1 ? XTAP_RATE_ONE : r->rate > 0 ? (uint64_t)(r->rate * XTAP_RATE_ONE) : 0;
+	__atomic_store_n(&st->rate, rate, __ATOMIC_RELAXED);
+	if (r->kslot <= SAMPLING_RULES_MAX) { /* centralized */
+		__atomic_store_n(&st->quota, r->quota, __ATOMIC_RELAXED);
+		__atomic_store_n(&st->quota_until, r->has_quota ? (uint64_t)r->quota_ttl : 0,
+				 __ATOMIC_RELAXED);
+		__atomic_store_n(&st->borrow, r->reservoir > 0, __ATOMIC_RELAXED);
+	} else {
+		__atomic_store_n(&st->quota, r->reservoir, __ATOMIC_RELAXED);
+		__atomic_store_n(&st->quota_until, UINT64_MAX, __ATOMIC_RELAXED);
+		__atomic_store_n(&st->borrow, 0, __ATOMIC_RELAXED);
+	}
+}
+
+/* New rules are in: the kernel's plans name slots of the old ones, so
+ * they lapse (the kernel compares generations) until made again. */
+static void kernel_rules_changed(struct sampler *s)
+{
+	__atomic_store_n(&s->gen, s->gen + 1, __ATOMIC_RELAXED);
+	if (s->kgen)
+		*s->kgen = s->gen;
+}
+
+static bool all_wild(const char *p)
+{
+	while (*p == '*')
+		p++;
+	return !*p;
 }
 
 static bool field_match(const char *pattern, const char *v)
@@ -211,6 +276,66 @@ static bool rule_match(const struct srule *r, const struct sampling_req *q)
 	       (field_match(r->service_name, q->service_name) &&
 		field_match(r->service_type, q->service_type) && field_match(r->host, q->host) &&
 		field_match(r->method, q->method) && field_match(r->url_path, q->url_path));
+}
+
+void sampler_bind_kernel(struct sampler *s, struct xtap_sample_slot *slots, volatile uint32_t *gen)
+{
+	pthread_mutex_lock(&s->mu);
+	s->kslots = slots;
+	s->kgen = gen;
+	*gen = s->gen;
+	pthread_mutex_unlock(&s->mu);
+}
+
+uint32_t sampler_generation(const struct sampler *s)
+{
+	return __atomic_load_n(&s->gen, __ATOMIC_RELAXED);
+}
+
+int sampler_service_slot(struct sampler *s, const char *service_name, const char *service_type,
+			 struct sampling_decision *rule, uint32_t *gen)
+{
+	struct srule *rules, *r = NULL;
+	size_t i, n, base;
+
+	if (!s || !s->kslots || s->mode == SAMPLING_OFF)
+		return -1;
+	pthread_mutex_lock(&s->mu);
+	*gen = s->gen;
+	/* the rule sampler_decide would pick for any request of the service,
+	 * when there is one: the first that can match the service, if it
+	 * matches every request of it */
+	if (s->mode == SAMPLING_CENTRALIZED && s->n_central &&
+	    now_of(s) < s->rules_fetched_at + SAMPLING_RULES_TTL) {
+		rules = s->central;
+		n = s->n_central;
+		base = 0;
+	} else {
+		rules = s->local;
+		n = s->n_local;
+		base = SAMPLING_RULES_MAX;
+	}
+	for (i = 0; i < n; i++) {
+		if (!rules[i].is_default && !(field_match(rules[i].service_name, service_name) &&
+					      field_match(rules[i].service_type, service_type)))
+			continue;
+		if (rules[i].is_default || (all_wild(rules[i].host) && all_wild(rules[i].method) &&
+					    all_wild(rules[i].url_path)))
+			r = &rules[i];
+		break;
+	}
+	if (!r) {
+		pthread_mutex_unlock(&s->mu);
+		return -1;
+	}
+	if (!r->kslot) {
+		r->kslot = (int)(base + (size_t)(r - rules)) + 1;
+		s->kslots[r->kslot - 1] = r->own; /* its reservoir moves into the kernel */
+		kernel_params(s, r);
+	}
+	snprintf(rule->rule_name, sizeof(rule->rule_name), "%s", base ? "" : r->name);
+	pthread_mutex_unlock(&s->mu);
+	return r->kslot - 1;
 }
 
 void sampler_decide(struct sampler *s, const struct sampling_req *q, struct sampling_decision *d)
@@ -506,19 +631,15 @@ static void rules_commit(struct sampler *s, struct srule *tmp, size_t n)
 
 			if (strcmp(o->name, tmp[i].name))
 				continue;
-			tmp[i].sec = o->sec;
-			tmp[i].taken = o->taken;
-			tmp[i].borrowed = o->borrowed;
 			tmp[i].has_quota = o->has_quota;
 			tmp[i].quota = o->quota;
 			tmp[i].quota_ttl = o->quota_ttl;
-			tmp[i].requests = o->requests;
-			tmp[i].sampled = o->sampled;
-			tmp[i].borrows = o->borrows;
+			tmp[i].own = *rstate(s, (struct srule *)o);
 			break;
 		}
 	}
 	memcpy(s->central, tmp, n * sizeof(*tmp));
+	kernel_rules_changed(s);
 	s->n_central = n;
 	s->rules_fetched_at = now_of(s);
 	s->refetch_rules = false;
@@ -622,6 +743,7 @@ int sampler_apply_targets(struct sampler *s, const char *body)
 		v = json_object_get(doc, "ReservoirQuotaTTL");
 		if (json_is_number(v))
 			r->quota_ttl = json_number_value(v);
+		kernel_params(s, r);
 		v = json_object_get(doc, "Interval");
 		/* the service sets the pace; bounded so a bad value can
 		 * neither spin the poller nor silence it */
@@ -651,13 +773,16 @@ int sampler_poll_targets(struct sampler *s)
 	 * among the clients that report. Counts start again from zero. */
 	for (i = 0; i < s->n_central; i++) {
 		struct srule *r = &s->central[i];
+		struct xtap_sample_slot *st = rstate(s, r);
+		uint64_t requests = __atomic_exchange_n(&st->requests, 0, __ATOMIC_RELAXED);
+		uint64_t sampled = __atomic_exchange_n(&st->sampled, 0, __ATOMIC_RELAXED);
+		uint64_t borrows = __atomic_exchange_n(&st->borrows, 0, __ATOMIC_RELAXED);
 
 		json_array_append_new(arr, json_pack("{s:s, s:s, s:f, s:I, s:I, s:I}", "RuleName",
 						     r->name, "ClientID", s->client_id, "Timestamp",
-						     now, "RequestCount", (json_int_t)r->requests,
-						     "SampledCount", (json_int_t)r->sampled,
-						     "BorrowCount", (json_int_t)r->borrows));
-		r->requests = r->sampled = r->borrows = 0;
+						     now, "RequestCount", (json_int_t)requests,
+						     "SampledCount", (json_int_t)sampled,
+						     "BorrowCount", (json_int_t)borrows));
 	}
 	pthread_mutex_unlock(&s->mu);
 	total = json_array_size(arr);
@@ -912,6 +1037,7 @@ int sampler_set_local_rules(struct sampler *s, const char *json, char *err, size
 	old = s->local;
 	s->local = tmp.local;
 	s->n_local = tmp.n_local;
+	kernel_rules_changed(s);
 	pthread_mutex_unlock(&s->mu);
 	free(old);
 	return 0;

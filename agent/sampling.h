@@ -94,6 +94,22 @@ void sampler_decide(struct sampler *s, const struct sampling_req *r, struct samp
 
 enum sampling_mode sampler_mode(const struct sampler *s);
 
+/* Sampling in the kernel (struct xtap_sample_slot): the kernel's slots
+ * and generation, in the BPF object's global data. From then on a rule
+ * that decides for the kernel keeps its reservoir and statistics there. */
+struct xtap_sample_slot;
+void sampler_bind_kernel(struct sampler *s, struct xtap_sample_slot *slots, volatile uint32_t *gen);
+/* The slot the kernel may decide by for every request of a service: the
+ * rule sampler_decide would apply to any of its requests, when one does
+ * (no host, method or path narrows it), bound to its slot. Returns the
+ * slot's index and fills rule->rule_name (centralized rules) and *gen,
+ * the generation a plan must carry; -1 when requests of the service may
+ * fall to different rules, with sampling off, or before binding. */
+/* The rules' generation, without a lock (plans made under another lapse). */
+uint32_t sampler_generation(const struct sampler *s);
+int sampler_service_slot(struct sampler *s, const char *service_name, const char *service_type,
+			 struct sampling_decision *rule, uint32_t *gen);
+
 /* The rules in force, for `xtap status`: {"mode", "source" ("local" or
  * "centralized": which set decides now), "rules_age_seconds" (centralized),
  * "rules": [{"name", "priority", "rate", "reservoir", "service_name",

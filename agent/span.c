@@ -50,6 +50,15 @@ void span_seed_caller(struct span_ref server, struct span_ref call)
 
 	if (s && c && !c->seed_trace_id[0] && !c->trace_id[0])
 		memcpy(c->seed_trace_id, s->seed_trace_id, sizeof(c->seed_trace_id));
+	/* The server's kernel decided its sampling, and its calls carried
+	 * that to other nodes; the agent's sampler decided for the call that
+	 * starts the trace (curl's, which sends no context): the trace
+	 * follows the kernel. A decision from a header or a kernel stays. */
+	if (s && c && s->kernel_decided && c->state != SPAN_CHILD && !c->kernel_decided &&
+	    c->drop != SPAN_DROP_HEADER) {
+		c->drop = s->drop;
+		c->kernel_decided = true;
+	}
 }
 
 /* s stops waiting, or lost its parent: it starts a trace of its own. */

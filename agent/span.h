@@ -45,6 +45,10 @@ struct span {
 	bool callee_traced; /* a client span whose request a traced server read */
 	bool has_child_link; /* a server on this node already took this client span as parent */
 	bool own_segment; /* a call that could belong to several requests: written alone */
+	/* drop is the kernel's sampling decision at the request head
+	 * (kernel_sample), which the request's calls carried to other nodes:
+	 * a pure client's call that starts the trace takes it (span_seed_caller) */
+	bool kernel_decided;
 	char id[XID_SPAN_LEN + 1];
 	char parent_id[XID_SPAN_LEN + 1]; /* "" for a root without a propagated Parent */
 	char trace_id[XID_TRACE_LEN + 1]; /* "" until resolved, for CHILD and AWAIT */
@@ -76,7 +80,8 @@ struct span *span_get(struct span_ref r);
 bool span_link(struct span_ref child, struct span_ref parent);
 /* A server's span linked to the call that sent its request: a call the
  * kernel made no context for (a pure client's) takes the trace id the
- * kernel gave the server's request, so the ids the server sent on hold. */
+ * kernel gave the server's request, and the kernel's sampling decision,
+ * so the ids and the decision the server sent on hold. */
 void span_seed_caller(struct span_ref server, struct span_ref call);
 /* Resolve r's trace context. Returns 1 when resolved (out is filled), 0 when
  * r or an ancestor still waits for a link (now_ns < its deadline). force:

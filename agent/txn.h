@@ -88,4 +88,13 @@ struct xtap_txn {
 	uint64_t end_ns;
 };
 
+/* The kernel decided the sampling of the trace t starts at its head
+ * (kernel_sample), and t's calls carried it to other nodes. */
+static inline bool txn_kernel_decided(const struct xtap_txn *t)
+{
+	return t->kctx.decided &&
+	       (t->kctx.source == XTAP_CTX_NEW || t->kctx.source == XTAP_CTX_ROOT) &&
+	       (t->kctx.sampled == XTAP_SAMPLED_YES || t->kctx.sampled == XTAP_SAMPLED_NO);
+}
+
 #endif /* XTAP_TXN_H */

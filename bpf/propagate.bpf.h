@@ -6,8 +6,10 @@
  * itself, in the same terms the agent will use:
  *  - a server's request head takes the trace id of its X-Amzn-Trace-Id or
  *    traceparent header, else of the TCP option its caller sent, else a new
- *    one; the thread that read it and its process remember it while the
- *    request is served (thread per request; an event loop serving one);
+ *    one, sampled or not as the agent planned for the process
+ *    (kernel_sample); the thread that read it and its process remember
+ *    it while the request is served (thread per request; an event loop
+ *    serving one);
  *  - a client's request head, at the write's enter, gets a new subsegment
  *    id and the context of its thread, else of its process's only request,
  *    else a new trace id; the socket keeps it until the response comes back.
@@ -32,6 +34,14 @@
 /* CLOCK_REALTIME - CLOCK_MONOTONIC, kept by the agent: trace ids carry
  * the epoch seconds of their request */
 volatile __s64 wall_offset_ns = 0;
+
+/* Sampling in the kernel (xtap_sample_slot): the agent writes parameters,
+ * plans and the generation through the mmap'd global data, no syscall;
+ * with sampling off every trace that starts here is sampled. */
+const volatile bool sample_all = false;
+struct xtap_sample_slot sample_slots[XTAP_SAMPLE_SLOTS];
+struct xtap_sample_plan sample_plans[XTAP_SAMPLE_PLANS];
+volatile __u32 sample_gen = 0;
 
 struct sock_ctx {
 	__u8 trace_id[16];
@@ -114,6 +124,49 @@ static __always_inline __u64 new_span_id(void)
 		   ~XTAP_SPAN_FLAG_MASK;
 
 	return id ? id : 4;
+}
+
+/* The decision for a trace process tgid starts, as the agent's sampler
+ * would make it (sampler_decide): the slot's reservoir for the current
+ * second, else one borrowed request a second, else its rate. The agent
+ * draws from the same reservoir; a race between CPUs at most lets each
+ * take one request over the quota. UNKNOWN when the agent left no plan:
+ * its sampler decides, after the calls have left. */
+static __always_inline __u8 kernel_sample(__u32 tgid)
+{
+	struct xtap_sample_plan *p = &sample_plans[tgid & (XTAP_SAMPLE_PLANS - 1)];
+	struct xtap_sample_slot *sl;
+	bool yes = false;
+	__u64 sec;
+
+	if (sample_all)
+		return XTAP_SAMPLED_YES;
+	if (p->tgid != tgid || p->gen != (__u16)sample_gen)
+		return XTAP_SAMPLED_UNKNOWN;
+	sl = &sample_slots[p->slot & (XTAP_SAMPLE_SLOTS - 1)];
+	sec = (bpf_ktime_get_ns() + wall_offset_ns) / 1000000000ULL;
+	if (sl->sec != sec) {
+		sl->sec = sec;
+		sl->taken = 0;
+		sl->borrowed = 0;
+	}
+	__sync_fetch_and_add(&sl->requests, 1);
+	if (sec <= sl->quota_until) {
+		if (sl->taken < sl->quota) {
+			__sync_fetch_and_add(&sl->taken, 1);
+			yes = true;
+		}
+	} else if (sl->borrow && sl->borrowed < 1) {
+		__sync_fetch_and_add(&sl->borrowed, 1);
+		__sync_fetch_and_add(&sl->borrows, 1);
+		yes = true;
+	}
+	if (!yes && (__u64)bpf_get_prandom_u32() < sl->rate)
+		yes = true;
+	if (!yes)
+		return XTAP_SAMPLED_NO;
+	__sync_fetch_and_add(&sl->sampled, 1);
+	return XTAP_SAMPLED_YES;
 }
 
 static __always_inline int hexval(__u8 c)
@@ -279,7 +332,8 @@ static __always_inline void server_request_ctx(struct scratch *s, struct conn_va
 			bpf_map_delete_elem(&ctx_in, &v->cookie);
 		} else {
 			new_trace_id(t->trace_id);
-			t->sampled = XTAP_SAMPLED_UNKNOWN;
+			t->sampled = kernel_sample(tgid);
+			t->decided = t->sampled != XTAP_SAMPLED_UNKNOWN;
 			t->source = XTAP_CTX_NEW;
 		}
 	}
@@ -380,7 +434,8 @@ static __always_inline void client_request_ctx(struct conn_val *v, __u64 pid_tgi
 			bpf_map_delete_elem(&ctx_thread, &tid);
 	} else {
 		new_trace_id(t->trace_id);
-		t->sampled = XTAP_SAMPLED_UNKNOWN;
+		t->sampled = kernel_sample(tgid);
+		t->decided = t->sampled != XTAP_SAMPLED_UNKNOWN;
 	}
 	t->span_id = new_span_id();
 	out = bpf_map_lookup_elem(&ctx_out, &v->cookie);

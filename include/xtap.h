@@ -137,7 +137,42 @@ struct xtap_trace_ctx {
 	__u64 parent_id;
 	__u8 source; /* enum xtap_ctx_source; NONE on other records */
 	__u8 sampled; /* enum xtap_ctx_sampled */
-	__u8 pad[6];
+	__u8 decided; /* NEW or ROOT: sampled is the kernel's sampler's decision */
+	__u8 pad[5];
+};
+
+/* The sampling decision for a trace that starts here, made in the kernel
+ * at its request head so that its calls' options carry it to other nodes
+ * (the agent decides too late: the calls have left by then). The agent
+ * keeps, in the BPF object's global data, one slot per sampling rule that
+ * decides a whole service (no host, method or path in it), and one plan
+ * per process naming its slot; the kernel draws from the slot's
+ * reservoir and rate, and the agent's own decisions for that rule draw
+ * from the same reservoir. */
+#define XTAP_SAMPLE_SLOTS 256 /* 2 x SAMPLING_RULES_MAX: centralized, then local */
+#define XTAP_SAMPLE_PLANS 4096 /* by tgid modulo: a collision only costs a plan */
+#define XTAP_RATE_ONE (1ULL << 32) /* rate 1.0, against a 32-bit random number */
+
+struct xtap_sample_slot {
+	/* set by the agent */
+	__u64 rate; /* fraction of XTAP_RATE_ONE */
+	__u64 quota_until; /* epoch second to which quota holds; 0: borrow or rate only */
+	__u32 quota; /* reservoir: requests per second taken first */
+	__u32 borrow; /* no valid quota: one request per second may borrow */
+	/* shared state: the current epoch second and what it gave out */
+	__u64 sec;
+	__u32 taken;
+	__u32 borrowed;
+	/* statistics for SamplingTargets, taken and zeroed by the agent */
+	__u64 requests;
+	__u64 sampled;
+	__u64 borrows;
+};
+
+struct xtap_sample_plan {
+	__u32 tgid;
+	__u16 slot;
+	__u16 gen; /* the rules' generation it was made under */
 };
 
 struct xtap_data_event {
@@ -183,5 +218,7 @@ _Static_assert(sizeof(struct xtap_addr) == 40, "xtap_addr layout");
 _Static_assert(sizeof(struct xtap_conn_event) == 104, "xtap_conn_event layout");
 _Static_assert(sizeof(struct xtap_trace_ctx) == 40, "xtap_trace_ctx layout");
 _Static_assert(__builtin_offsetof(struct xtap_data_event, data) == 104, "xtap_data_event layout");
+_Static_assert(sizeof(struct xtap_sample_slot) == 64, "xtap_sample_slot layout");
+_Static_assert(sizeof(struct xtap_sample_plan) == 8, "xtap_sample_plan layout");
 
 #endif /* XTAP_H */

@@ -14,6 +14,10 @@
  *               same way; Sampled=0 at A's entry leaves nothing on B;
  *               neither agent saw the other node's processes;
  *   no option   A's agent with --no-tcp-option: B starts its own trace.
+ *   sampling    both agents sample (local rules, rate 0.5, no reservoir):
+ *               A's kernel decides each trace at the relay's request head
+ *               and the option carries it, so B keeps exactly the traces
+ *               A keeps (two independent draws would part on about half).
  */
 #include "harness.h"
 #include "tls_peers.h"
@@ -303,6 +307,71 @@ static void test_no_option(void **state)
 	assert_int_equal(e2e_agent_counter(agent_b, "counters", "links_tcp_option"), 0);
 }
 
+/* ------------------------------------------------------------------------ */
+/* Group: sampling                                                          */
+/* ------------------------------------------------------------------------ */
+
+#define SAMPLED_CALLS 24
+
+static int sampling_setup(void **state)
+{
+	const char *rules = e2e_fmt("%s/rules.json", e2e_tmpdir());
+	const char *json = "{\"version\":2,\"rules\":[],"
+			   "\"default\":{\"fixed_target\":0,\"rate\":0.5}}";
+
+	setup(state);
+	e2e_write_file(rules, json, strlen(json));
+	agent_a = e2e_agent_startl("--netns", e2e_netns_path(ns_a), "--link-wait", "250",
+				   "--sampling-rules", rules, NULL);
+	agent_b = e2e_agent_startl("--netns", e2e_netns_path(ns_b), "--link-wait", "250",
+				   "--sampling-rules", rules, NULL);
+	return 0;
+}
+
+static void test_sampling_follows_entry(void **state)
+{
+	int kept = 0, dropped = 0;
+
+	(void)state;
+	/* A's agent plans the relay's sampling in the kernel when it reads
+	 * the relay's first request; the later ones are decided at their
+	 * heads. Bounded: 2 s is ~20 of the agent's turns. */
+	call_through("warm", NULL);
+	e2e_sleep(2.0);
+	for (int i = 0; i < SAMPLED_CALLS; i++)
+		call_through(e2e_fmt("smp%02d", i), NULL);
+	e2e_agent_stop(agent_a);
+	e2e_agent_stop(agent_b);
+	e2e_agent_check_final(agent_a);
+	e2e_agent_check_final(agent_b);
+	for (int i = 0; i < SAMPLED_CALLS; i++) {
+		struct e2e_filter fb = { .type = "segment",
+					 .url_contains = e2e_fmt("t=smp%02d", i) };
+		struct e2e_filter fa = { .type = "segment",
+					 .url_contains = e2e_fmt("t%%3Dsmp%02d", i) };
+		json_t *b = e2e_docs_filter(e2e_agent_docs(agent_b), &fb);
+		json_t *a = e2e_docs_filter(e2e_agent_docs(agent_a), &fa);
+
+		if (json_array_size(a) > 1 || json_array_size(a) != json_array_size(b))
+			fail_msg("smp%02d: A wrote %zu segments, B %zu", i, json_array_size(a),
+				 json_array_size(b));
+		if (json_array_size(a)) {
+			assert_json_str(json_array_get(b, 0), "trace_id",
+					e2e_json_str(json_array_get(a, 0), "trace_id"));
+			kept++;
+		} else {
+			dropped++;
+		}
+	}
+	/* both outcomes, at rate 0.5 (each missing: 2^-24) */
+	assert_true(kept > 0);
+	assert_true(dropped > 0);
+	assert_true(e2e_agent_counter(agent_a, "counters", "sampled_in_kernel") >= SAMPLED_CALLS);
+	/* B followed every decision and drew none itself */
+	assert_int_equal(e2e_agent_counter(agent_b, "counters", "sampler_dropped"), 0);
+	assert_true(e2e_agent_counter(agent_b, "counters", "sampled_out") >= dropped);
+}
+
 int main(void)
 {
 	const struct CMUnitTest option[] = {
@@ -321,6 +390,10 @@ int main(void)
 	const struct CMUnitTest nooption[] = {
 		cmocka_unit_test_setup_teardown(test_no_option, e2e_test_setup, e2e_test_teardown),
 	};
+	const struct CMUnitTest sampling[] = {
+		cmocka_unit_test_setup_teardown(test_sampling_follows_entry, e2e_test_setup,
+						e2e_test_teardown),
+	};
 	int failed = 0;
 
 	if (e2e_group_wanted("option"))
@@ -328,6 +401,9 @@ int main(void)
 						      e2e_group_teardown);
 	if (e2e_group_wanted("nooption"))
 		failed += cmocka_run_group_tests_name("nooption", nooption, nooption_setup,
+						      e2e_group_teardown);
+	if (e2e_group_wanted("sampling"))
+		failed += cmocka_run_group_tests_name("sampling", sampling, sampling_setup,
 						      e2e_group_teardown);
 	return failed ? 1 : 0;
 }

@@ -15,6 +15,7 @@
 #include <jansson.h>
 
 #include "sampling.h"
+#include "xtap.h"
 
 #define T0 1795344132.0 /* a whole second */
 
@@ -615,6 +616,124 @@ static void test_reload_keeps_quota(void **state)
 }
 
 /* The poller thread starts and stops promptly against a dead transport. */
+/* Sampling in the kernel: which services a slot can decide for, the
+ * parameters the kernel reads, and one reservoir shared with the agent. */
+static struct xtap_sample_slot kslots[XTAP_SAMPLE_SLOTS];
+static volatile uint32_t kgen;
+
+static void test_kernel_slot_local(void **state)
+{
+	/* local rules name no service: a narrower rule first may take any
+	 * service's requests */
+	static const char narrow[] =
+		"{\"version\":2,\"rules\":["
+		" {\"host\":\"*\",\"http_method\":\"GET\",\"url_path\":\"/health\","
+		"  \"fixed_target\":0,\"rate\":0}],"
+		"\"default\":{\"fixed_target\":1,\"rate\":0.05}}";
+	static const char wide[] = "{\"version\":2,\"default\":{\"fixed_target\":2,\"rate\":0.25}}";
+	struct sampler *s = mk(SAMPLING_LOCAL, narrow);
+	struct sampling_decision d;
+	char err[128];
+	uint32_t gen = 99;
+	int slot;
+
+	(void)state;
+	memset(kslots, 0, sizeof(kslots));
+	/* not bound yet: the agent decides everything */
+	assert_int_equal(sampler_service_slot(s, "web", "", &d, &gen), -1);
+	sampler_bind_kernel(s, kslots, &kgen);
+	assert_int_equal(sampler_service_slot(s, "web", "", &d, &gen), -1);
+	/* new rules: the generation moves, so the kernel drops old plans */
+	gen = kgen;
+	assert_int_equal(sampler_set_local_rules(s, wide, err, sizeof(err)), 0);
+	assert_int_not_equal(kgen, gen);
+	assert_int_equal(sampler_generation(s), kgen);
+	slot = sampler_service_slot(s, "web", "", &d, &gen);
+	assert_int_equal(slot, SAMPLING_RULES_MAX);
+	assert_int_equal(gen, kgen);
+	assert_string_equal(d.rule_name, ""); /* local rules have no name in segments */
+	assert_true(kslots[slot].rate == XTAP_RATE_ONE / 4);
+	assert_int_equal(kslots[slot].quota, 2);
+	assert_true(kslots[slot].quota_until == UINT64_MAX);
+	assert_int_equal(kslots[slot].borrow, 0);
+	assert_int_equal(sampler_service_slot(s, "other", "", &d, &gen), slot);
+
+	/* one reservoir: what the kernel took this second, the agent cannot */
+	clk = T0 + 0.5;
+	rnd = 0.99;
+	kslots[slot].sec = (uint64_t)T0;
+	kslots[slot].taken = 2;
+	assert_false(decide(s, "web", "h", "GET", "/x", NULL));
+	kslots[slot].taken = 1;
+	assert_true(decide(s, "web", "h", "GET", "/x", NULL));
+	assert_int_equal(kslots[slot].taken, 2);
+	/* a new second empties it, for both */
+	clk = T0 + 1.5;
+	assert_true(decide(s, "web", "h", "GET", "/x", NULL));
+	assert_true(kslots[slot].sec == (uint64_t)T0 + 1);
+	assert_int_equal(kslots[slot].taken, 1);
+	sampler_destroy(s);
+}
+
+static void test_kernel_slot_centralized(void **state)
+{
+	struct sampler *s = mk(SAMPLING_CENTRALIZED, NULL);
+	struct sampling_decision d;
+	char r[700], recs[1400], body[512];
+	uint32_t gen;
+	json_t *doc;
+	int slot;
+
+	(void)state;
+	memset(kslots, 0, sizeof(kslots));
+	sampler_bind_kernel(s, kslots, &kgen);
+	clk = T0;
+	snprintf(recs, sizeof(recs), "%s,", rec(r, sizeof(r), "Default", 10000, 0.1, 5, "*", "*", "*", "*", NULL));
+	rec(r, sizeof(r), "cart", 10, 0.5, 0, "cart", "*", "POST", "*", NULL);
+	strcat(recs, r);
+	load(s, recs);
+	/* cart's POST rule narrows by method: the agent decides for cart */
+	assert_int_equal(sampler_service_slot(s, "cart", "", &d, &gen), -1);
+	slot = sampler_service_slot(s, "web", "", &d, &gen);
+	assert_int_equal(slot, 1); /* by priority: cart, then Default */
+	assert_string_equal(d.rule_name, "Default");
+	/* no quota yet: borrow one a second, then the rate */
+	assert_true(kslots[slot].quota_until == 0);
+	assert_int_equal(kslots[slot].borrow, 1);
+	assert_true(kslots[slot].rate == (uint64_t)(0.1 * XTAP_RATE_ONE));
+	/* a quota from SamplingTargets reaches the kernel */
+	snprintf(body, sizeof(body),
+		 "{\"SamplingTargetDocuments\":[{\"RuleName\":\"Default\",\"FixedRate\":0.2,"
+		 "\"ReservoirQuota\":3,\"ReservoirQuotaTTL\":%.0f}]}",
+		 T0 + 10);
+	assert_int_equal(sampler_apply_targets(s, body), 0);
+	assert_int_equal(kslots[slot].quota, 3);
+	assert_true(kslots[slot].quota_until == (uint64_t)T0 + 10);
+	assert_true(kslots[slot].rate == (uint64_t)(0.2 * XTAP_RATE_ONE));
+	/* what the kernel decided is reported with the agent's own */
+	kslots[slot].requests = 7;
+	kslots[slot].sampled = 2;
+	rnd = 0.99;
+	clk = T0 + 1;
+	assert_true(decide(s, "web", "h", "GET", "/", NULL)); /* the quota */
+	tr_reset();
+	assert_int_equal(sampler_poll_targets(s), 0);
+	doc = json_array_get(json_object_get(tr.body[0], "SamplingStatisticsDocuments"), 1);
+	assert_string_equal(json_string_value(json_object_get(doc, "RuleName")), "Default");
+	assert_int_equal(json_integer_value(json_object_get(doc, "RequestCount")), 8);
+	assert_int_equal(json_integer_value(json_object_get(doc, "SampledCount")), 3);
+	assert_true(kslots[slot].requests == 0);
+	tr_reset();
+	/* new rules: the same rule keeps its reservoir, out of the kernel */
+	kslots[slot].sec = (uint64_t)T0 + 1;
+	kslots[slot].taken = 3;
+	gen = kgen;
+	load(s, recs);
+	assert_int_not_equal(kgen, gen);
+	assert_false(decide(s, "web", "h", "GET", "/", NULL)); /* quota 3 spent, rate 0.2 */
+	sampler_destroy(s);
+}
+
 static void test_thread_start_stop(void **state)
 {
 	struct sampling_config c = { .mode = SAMPLING_CENTRALIZED, .post = fake_post };
@@ -650,6 +769,8 @@ int main(void)
 		cmocka_unit_test(test_poll_targets),
 		cmocka_unit_test(test_poll_rules_pages),
 		cmocka_unit_test(test_reload_keeps_quota),
+		cmocka_unit_test(test_kernel_slot_local),
+		cmocka_unit_test(test_kernel_slot_centralized),
 		cmocka_unit_test(test_thread_start_stop),
 	};
 

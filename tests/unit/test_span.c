@@ -60,6 +60,36 @@ static void test_kernel_seeds(void **state)
 	assert_string_equal(c.parent_id, kp);
 }
 
+/* The kernel decided the server's sampling and its calls carried it: the
+ * pure client's call that starts the trace follows, whatever the sampler
+ * drew for it; a decision from a header stays. */
+static void test_kernel_decision_reaches_caller(void **state)
+{
+	struct span_ref srv = span_new(1700000000), call = span_new(1700000000),
+			srv2 = span_new(1700000000), call2 = span_new(1700000000);
+	struct span_resolved a, b;
+
+	(void)state;
+	span_get(call)->drop = SPAN_KEEP; /* the sampler's draw */
+	span_get(srv)->drop = SPAN_DROP_SAMPLER;
+	span_get(srv)->kernel_decided = true;
+	assert_true(span_link(srv, call));
+	span_seed_caller(srv, call);
+	assert_int_equal(span_resolve(srv, 0, false, &a), 1);
+	assert_int_equal(span_resolve(call, 0, false, &b), 1);
+	assert_int_equal(a.drop, SPAN_DROP_SAMPLER);
+	assert_int_equal(b.drop, SPAN_DROP_SAMPLER);
+	assert_true(span_get(call)->kernel_decided);
+
+	span_get(call2)->drop = SPAN_DROP_HEADER;
+	span_get(srv2)->drop = SPAN_KEEP;
+	span_get(srv2)->kernel_decided = true;
+	assert_true(span_link(srv2, call2));
+	span_seed_caller(srv2, call2);
+	assert_int_equal(span_resolve(srv2, 0, false, &a), 1);
+	assert_int_equal(a.drop, SPAN_DROP_HEADER);
+}
+
 static void test_child_inherits(void **state)
 {
 	struct span_ref root = span_new(1700000000), mid = span_new(1700000000),
@@ -357,6 +387,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_root_resolves_with_new_trace),
 		cmocka_unit_test(test_kernel_seeds),
+		cmocka_unit_test(test_kernel_decision_reaches_caller),
 		cmocka_unit_test(test_child_inherits),
 		cmocka_unit_test(test_await_waits_until_deadline),
 		cmocka_unit_test(test_await_linked_in_time),
