@@ -517,15 +517,30 @@ static struct conn *conn_create(const struct xtap_ev_hdr *h, const char *comm, u
 	return c;
 }
 
+/* a.b.c.d without inet_ntop's sprintf: every transaction formats two */
+static void fmt_ip4(const uint8_t *ip, char *out)
+{
+	for (int i = 0; i < 4; i++) {
+		unsigned v = ip[i];
+
+		if (v >= 100)
+			*out++ = (char)('0' + v / 100);
+		if (v >= 10)
+			*out++ = (char)('0' + v / 10 % 10);
+		*out++ = (char)('0' + v % 10);
+		*out++ = i < 3 ? '.' : '\0';
+	}
+}
+
 static void fmt_ip(const struct xtap_addr *a, const uint8_t *ip, char *out)
 {
 	static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 
 	if (a->family == 2 /* AF_INET */) {
-		inet_ntop(AF_INET, ip, out, TXN_IP_MAX);
+		fmt_ip4(ip, out);
 	} else if (!memcmp(ip, v4mapped, sizeof(v4mapped))) {
 		/* dual-stack listeners see IPv4 peers as ::ffff:a.b.c.d */
-		inet_ntop(AF_INET, ip + 12, out, TXN_IP_MAX);
+		fmt_ip4(ip + 12, out);
 	} else {
 		inet_ntop(AF_INET6, ip, out, TXN_IP_MAX);
 	}
@@ -751,17 +766,30 @@ static struct span_ref call_parent(struct proc *proc, const struct xtap_txn *t, 
 	return none;
 }
 
+/* Hex by hand: these run for every request head, and printf's
+ * machinery cost more than the rest of linking it. */
+static const char hexd[] = "0123456789abcdef";
+
 static void fmt_kernel_trace_id(const uint8_t b[16], char out[XID_TRACE_LEN + 1])
 {
-	int n = snprintf(out, XID_TRACE_LEN + 1, "1-");
+	char *p = out;
 
-	for (int i = 0; i < 16; i++)
-		n += snprintf(out + n, XID_TRACE_LEN + 1 - n, i == 4 ? "-%02x" : "%02x", b[i]);
+	*p++ = '1';
+	*p++ = '-';
+	for (int i = 0; i < 16; i++) {
+		if (i == 4)
+			*p++ = '-';
+		*p++ = hexd[b[i] >> 4];
+		*p++ = hexd[b[i] & 15];
+	}
+	*p = '\0';
 }
 
 static void fmt_kernel_span_id(uint64_t id, char out[XID_SPAN_LEN + 1])
 {
-	snprintf(out, XID_SPAN_LEN + 1, "%016" PRIx64, id);
+	for (int i = 15; i >= 0; i--, id >>= 4)
+		out[i] = hexd[id & 15];
+	out[16] = '\0';
 }
 
 /* A caller on another node sent its context in a TCP option: the request

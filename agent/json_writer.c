@@ -230,8 +230,21 @@ static void put_escaped(struct jw *w, const char *str, size_t n)
 
 void jw_key(struct jw *w, const char *key)
 {
+	size_t n = 0;
+
 	pre_value(w);
-	put_escaped(w, key ? key : "", key ? strlen(key) : 0);
+	if (!key)
+		key = "";
+	/* keys are the program's own names: one pass, one copy */
+	while (plain[(unsigned char)key[n]])
+		n++;
+	if (!key[n]) {
+		put_char(w, '"');
+		put(w, key, n);
+		put_char(w, '"');
+	} else {
+		put_escaped(w, key, n + strlen(key + n));
+	}
 	put_char(w, ':');
 	if (w->depth > 0 && w->depth < JW_DEPTH_MAX)
 		w->need_comma[w->depth] = false;
