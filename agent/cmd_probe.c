@@ -258,6 +258,11 @@ int do_probe(int argc, char **argv)
 		hook[4].ok ? "fentry is available but not needed"
 			   : "fentry is not used, so its absence costs nothing"));
 	json_array_append_new(why, json_string(
+		loader_args_at_exit_supported()
+			? "bpf_task_pt_regs lets a syscall's exit read its arguments: reads have no enter program, "
+			  "writes only where a trace context must be set before their bytes leave"
+			: "without bpf_task_pt_regs (kernel < 5.15) every data syscall is hooked at enter and exit"));
+	json_array_append_new(why, json_string(
 		hdr.ok && cg.ok ? "a sockops program on the cgroup v2 root carries each call's trace context to other nodes in a TCP option"
 				: "without sockops TCP header options on a cgroup v2 mount, traces link on one node only"));
 
@@ -304,7 +309,7 @@ int do_probe(int argc, char **argv)
 
 		json_array_foreach(json_object_get(run, "programs"), i, p)
 			used += json_is_true(json_object_get(p, "use"));
-		printf("  %-22s %zu of %zu (the rest: tracepoints this kernel lacks)\n", "programs to attach",
+		printf("  %-22s %zu of %zu (the rest: tracepoints this kernel lacks, or not needed on it)\n", "programs to attach",
 		       used, json_array_size(json_object_get(run, "programs")));
 		json_array_foreach(why, i, w)
 			printf("  %-22s %s\n", i ? "" : "why", json_string_value(w));

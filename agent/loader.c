@@ -166,20 +166,55 @@ bool loader_tcp_option_supported(void)
 	return true;
 }
 
+bool loader_args_at_exit_supported(void)
+{
+	static int ok = -1;
+
+	if (ok < 0)
+		ok = libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_task_pt_regs, NULL) ==
+			     1 &&
+		     libbpf_probe_bpf_helper(BPF_PROG_TYPE_TRACEPOINT, BPF_FUNC_get_current_task_btf,
+					     NULL) == 1;
+	return ok;
+}
+
+/* The data syscalls' enter programs that exit programs replace when they
+ * read the arguments themselves (capture.bpf.c, in_args_at_exit). */
+static bool enter_not_needed(const char *name, bool in, bool out)
+{
+	static const char *const ins[] = { "enter_read", "enter_readv", "enter_recvfrom",
+					   "enter_recvmsg" };
+	static const char *const outs[] = { "enter_write", "enter_writev", "enter_sendto",
+					    "enter_sendmsg", "enter_sendfile64" };
+
+	for (size_t i = 0; in && i < sizeof(ins) / sizeof(ins[0]); i++)
+		if (!strcmp(name, ins[i]))
+			return true;
+	for (size_t i = 0; out && i < sizeof(outs) / sizeof(outs[0]); i++)
+		if (!strcmp(name, outs[i]))
+			return true;
+	return false;
+}
+
 /* The one place that decides which programs load: the syscall tracepoints
  * this kernel has (arch and config decide), TLS and the TCP option as
- * asked. */
+ * asked, and enter programs only where exits cannot read the arguments
+ * (or, for writes, the trace context must be set before bytes leave). */
 static int choose_programs(struct capture_bpf *skel, bool report, bool tls, bool propagate)
 {
 	struct bpf_program *prog;
 	int skipped = 0;
 
+	skel->rodata->in_args_at_exit = loader_args_at_exit_supported();
+	skel->rodata->out_args_at_exit = skel->rodata->in_args_at_exit && !propagate;
 	bpf_object__for_each_program(prog, skel->obj) {
 		const char *sec = bpf_program__section_name(prog);
 
 		if (((!strncmp(bpf_program__name(prog), "tls_", 4) ||
 		      !strncmp(bpf_program__name(prog), "go_http_", 8)) && !tls) ||
-		    (bpf_program__type(prog) == BPF_PROG_TYPE_SOCK_OPS && !propagate)) {
+		    (bpf_program__type(prog) == BPF_PROG_TYPE_SOCK_OPS && !propagate) ||
+		    enter_not_needed(bpf_program__name(prog), skel->rodata->in_args_at_exit,
+				     skel->rodata->out_args_at_exit)) {
 			bpf_program__set_autoload(prog, false);
 			continue;
 		}

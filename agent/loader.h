@@ -76,6 +76,10 @@ void loader_sampling(struct loader *l, struct loader_sampling *out);
 uint64_t loader_cap_effective(void);
 /* The cgroup v2 mount point (hybrid layouts put it at /sys/fs/cgroup/unified). */
 bool loader_cgroup2_mount(char *out, size_t n);
+/* Tracepoint programs can read a task's saved registers
+ * (bpf_task_pt_regs, 5.15): a syscall's exit finds its arguments, and the
+ * capture needs no enter program for it. */
+bool loader_args_at_exit_supported(void);
 /* The kernel lets sockops programs write, reserve and read TCP header
  * options and name their network namespace (5.15+). */
 bool loader_tcp_option_supported(void);

@@ -31,7 +31,15 @@ const volatile bool scope_by_pid = false;
 const volatile bool scope_by_port = false;
 const volatile __u32 scope_cgroup_count = 0; /* entries used in scope_cgroups */
 const volatile bool propagate = false; /* trace context across nodes (propagate.bpf.h) */
+const volatile bool tls_enabled = false; /* TLS uprobes (tls.bpf.h) */
 const volatile __u64 scope_netns = 0; /* --netns: that namespace's cookie; 0: all */
+/* With bpf_task_pt_regs (5.15) the exit program reads a syscall's
+ * arguments from the task's saved registers, and the enter program is not
+ * attached: a tracepoint hit, a map update and a delete fewer per syscall.
+ * Reads always; writes unless the trace context must be set before their
+ * bytes leave (propagate). */
+const volatile bool in_args_at_exit = false;
+const volatile bool out_args_at_exit = false;
 
 /* One entry per (process, fd) this program has looked at, tracked or not, so
  * each fd is classified once. An fd can change without close(2): exec
@@ -281,7 +289,7 @@ static __always_inline void epoch_bump(__u32 tgid)
 
 /* Classify the socket behind f and (re)create the fd's entry. Emits OPEN for
  * a TCP socket in scope. Returns the stored entry. */
-static __always_inline struct conn_val *classify(struct conn_key *key, struct file *f, __u8 role,
+static __noinline struct conn_val *classify(struct conn_key *key, struct file *f, __u8 role,
 						 __u64 pid_tgid, __u64 epoch)
 {
 	struct conn_val nv = { .epoch = epoch, .role = role };
@@ -356,30 +364,42 @@ static __always_inline void client_request_ctx(struct conn_val *v, __u64 pid_tgi
 					       struct active_args *a);
 static __always_inline void tls_request_ctx(struct conn_val *v, __u64 pid_tgid);
 
-static __always_inline void data_enter(__s32 fd, __u64 buf, __u64 iovcnt, __u8 sys)
+/* The fd's entry when the syscall's bytes may be HTTP to capture; NULL
+ * when not (untracked, TLS ciphertext, not HTTP). What a syscall's enter
+ * decides, or its exit when the arguments are read there. */
+static __always_inline struct conn_val *data_conn(__u64 pid_tgid, __s32 fd, __u8 sys)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct active_args a = { .buf = buf, .iovcnt = iovcnt, .fd = fd, .sys = sys };
 	struct conn_val *v;
 
 	if (!pid_in_scope(pid_tgid >> 32))
-		return;
+		return NULL;
 	v = conn_get(pid_tgid, fd, XTAP_ROLE_UNKNOWN, false);
 	if (!v || v->kind == CK_IGNORE)
-		return;
+		return NULL;
 	if (tls_syscall(pid_tgid, fd, v, sys)) {
 		if (propagate && v->role == XTAP_ROLE_CLIENT && v->cookie &&
 		    (sys == XTAP_SYS_WRITE || sys == XTAP_SYS_WRITEV || sys == XTAP_SYS_SENDTO ||
 		     sys == XTAP_SYS_SENDMSG))
 			tls_request_ctx(v, pid_tgid);
-		return;
+		return NULL;
 	}
 	if (v->kind != CK_TCP)
-		return;
+		return NULL;
 	if (v->proto == CP_OTHER) {
 		stat_add(XTAP_STAT_NON_HTTP, 1);
-		return;
+		return NULL;
 	}
+	return v;
+}
+
+static __always_inline void data_enter(__s32 fd, __u64 buf, __u64 iovcnt, __u8 sys)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct active_args a = { .buf = buf, .iovcnt = iovcnt, .fd = fd, .sys = sys };
+	struct conn_val *v = data_conn(pid_tgid, fd, sys);
+
+	if (!v)
+		return;
 	/* before the bytes leave: the packets of a request carry its context */
 	if (propagate && v->role == XTAP_ROLE_CLIENT && v->cookie && !v->skip[XTAP_DIR_OUT])
 		client_request_ctx(v, pid_tgid, &a);
@@ -759,26 +779,24 @@ static __always_inline void record_ctx(struct scratch *s, struct conn_val *v, __
 	}
 }
 
-static __always_inline void data_exit(long ret, __u8 dir)
+/* The syscall described by a moved ret bytes in direction dir; v, its
+ * fd's entry, when the caller has it (else looked up). */
+static __always_inline void data_done(__u64 pid_tgid, long ret, __u8 dir,
+				      const struct active_args *ap, struct conn_val *v)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	struct active_args *ap = bpf_map_lookup_elem(&active, &pid_tgid);
-	struct active_args a;
+	struct active_args a = *ap;
 	struct conn_key key;
-	struct conn_val *v;
 	struct scratch *s;
 	__u32 zero = 0, n = 0;
 	__u64 flags;
 
-	if (!ap)
-		return;
-	a = *ap;
-	bpf_map_delete_elem(&active, &pid_tgid);
 	if (ret <= 0 || a.sys == 0)
 		return;
-	key.tgid = pid_tgid >> 32;
-	key.fd = a.fd;
-	v = bpf_map_lookup_elem(&conns, &key);
+	if (!v) {
+		key.tgid = pid_tgid >> 32;
+		key.fd = a.fd;
+		v = bpf_map_lookup_elem(&conns, &key);
+	}
 	if (!v || v->kind != CK_TCP || v->proto == CP_OTHER)
 		return;
 	s = bpf_map_lookup_elem(&scratch_map, &zero);
@@ -872,6 +890,42 @@ static __always_inline void data_exit(long ret, __u8 dir)
 	data_output(s, v, n, flags);
 }
 
+static __always_inline void data_exit(long ret, __u8 dir)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct active_args *ap = bpf_map_lookup_elem(&active, &pid_tgid);
+	struct active_args a;
+
+	if (!ap)
+		return;
+	a = *ap;
+	bpf_map_delete_elem(&active, &pid_tgid);
+	data_done(pid_tgid, ret, dir, &a, NULL);
+}
+
+/* The exit alone (in_args_at_exit, out_args_at_exit): a syscall's first
+ * three arguments are still in the registers the task entered with
+ * (arm64's first in orig_x0). */
+static __always_inline void data_exit_regs(long ret, __u8 dir, __u8 sys)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	struct active_args a = { .sys = sys };
+	struct conn_val *v;
+	struct pt_regs *regs;
+
+	/* EAGAIN and the like: nothing moved, and without TLS nothing to
+	 * bind either */
+	if (ret <= 0 && !tls_enabled)
+		return;
+	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	a.fd = (__s32)PT_REGS_PARM1_CORE_SYSCALL(regs);
+	a.buf = PT_REGS_PARM2_CORE_SYSCALL(regs);
+	a.iovcnt = PT_REGS_PARM3_CORE_SYSCALL(regs);
+	v = data_conn(pid_tgid, a.fd, sys);
+	if (v)
+		data_done(pid_tgid, ret, dir, &a, v);
+}
+
 #define ENTER(name, sys, fd_arg, buf_arg, cnt_arg)                                           \
 	SEC("tracepoint/syscalls/sys_enter_" #name)                                          \
 	int enter_##name(struct trace_event_raw_sys_enter *ctx)                              \
@@ -881,33 +935,36 @@ static __always_inline void data_exit(long ret, __u8 dir)
 		return 0;                                                                    \
 	}
 
-#define EXIT(name, dir)                                                                      \
+#define EXIT(name, dir, sys)                                                                 \
 	SEC("tracepoint/syscalls/sys_exit_" #name)                                           \
 	int exit_##name(struct trace_event_raw_sys_exit *ctx)                                \
 	{                                                                                    \
-		data_exit(ctx->ret, dir);                                                    \
+		if (dir == XTAP_DIR_IN ? in_args_at_exit : out_args_at_exit)                 \
+			data_exit_regs(ctx->ret, dir, sys);                                  \
+		else                                                                         \
+			data_exit(ctx->ret, dir);                                            \
 		return 0;                                                                    \
 	}
 
 ENTER(read, XTAP_SYS_READ, 0, 1, 2)
-EXIT(read, XTAP_DIR_IN)
+EXIT(read, XTAP_DIR_IN, XTAP_SYS_READ)
 ENTER(write, XTAP_SYS_WRITE, 0, 1, 2)
-EXIT(write, XTAP_DIR_OUT)
+EXIT(write, XTAP_DIR_OUT, XTAP_SYS_WRITE)
 ENTER(readv, XTAP_SYS_READV, 0, 1, 2)
-EXIT(readv, XTAP_DIR_IN)
+EXIT(readv, XTAP_DIR_IN, XTAP_SYS_READV)
 ENTER(writev, XTAP_SYS_WRITEV, 0, 1, 2)
-EXIT(writev, XTAP_DIR_OUT)
+EXIT(writev, XTAP_DIR_OUT, XTAP_SYS_WRITEV)
 ENTER(recvfrom, XTAP_SYS_RECVFROM, 0, 1, 2)
-EXIT(recvfrom, XTAP_DIR_IN)
+EXIT(recvfrom, XTAP_DIR_IN, XTAP_SYS_RECVFROM)
 ENTER(sendto, XTAP_SYS_SENDTO, 0, 1, 2)
-EXIT(sendto, XTAP_DIR_OUT)
+EXIT(sendto, XTAP_DIR_OUT, XTAP_SYS_SENDTO)
 ENTER(recvmsg, XTAP_SYS_RECVMSG, 0, 1, 2)
-EXIT(recvmsg, XTAP_DIR_IN)
+EXIT(recvmsg, XTAP_DIR_IN, XTAP_SYS_RECVMSG)
 ENTER(sendmsg, XTAP_SYS_SENDMSG, 0, 1, 2)
-EXIT(sendmsg, XTAP_DIR_OUT)
+EXIT(sendmsg, XTAP_DIR_OUT, XTAP_SYS_SENDMSG)
 /* sendfile(out_fd, in_fd, …): body bytes that never pass through userspace */
 ENTER(sendfile64, XTAP_SYS_SENDFILE, 0, 1, 3)
-EXIT(sendfile64, XTAP_DIR_OUT)
+EXIT(sendfile64, XTAP_DIR_OUT, XTAP_SYS_SENDFILE)
 
 static __always_inline void accepted(long ret)
 {

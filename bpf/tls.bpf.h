@@ -31,8 +31,8 @@
 
 #define PROT_EXEC 0x4
 
-/* Set by the agent before load (the Go offsets: agent/go_elf.h). */
-const volatile bool tls_enabled = false;
+/* Set by the agent before load (the Go offsets: agent/go_elf.h); and
+ * tls_enabled, in capture.bpf.c. */
 const volatile __u32 go_conn_data_off = 0; /* tls.Conn.conn (an interface): its data word */
 const volatile __u32 go_netfd_off = 0; /* net.TCPConn → conn.fd (*netFD) */
 const volatile __u32 go_sysfd_off = 0; /* netFD.pfd (poll.FD) → Sysfd */
