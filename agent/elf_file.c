@@ -204,6 +204,18 @@ int elf_file_offset(const struct elf_file *ef, uint64_t addr, uint64_t *off)
 	return -ENOENT;
 }
 
+int elf_file_read_code(const struct elf_file *ef, uint64_t addr, void *buf, size_t len)
+{
+	uint64_t off, end;
+	ssize_t n;
+
+	if (elf_file_offset(ef, addr, &off) || elf_file_offset(ef, addr + len - 1, &end) ||
+	    end - off != len - 1)
+		return -ENOENT;
+	n = pread(ef->fd, buf, len, (off_t)off);
+	return n == (ssize_t)len ? 0 : -EIO;
+}
+
 bool elf_file_needs(struct elf_file *ef, const char *prefix)
 {
 	Elf_Scn *scn = NULL;

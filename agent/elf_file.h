@@ -44,4 +44,10 @@ bool elf_file_needs(struct elf_file *ef, const char *prefix);
 /* The file offset of a code address (its loadable segment): 0 or -ENOENT. */
 int elf_file_offset(const struct elf_file *ef, uint64_t addr, uint64_t *off);
 
+/* Copy len bytes of code at addr into buf, read(2) from the file: the
+ * sections above are a mapping of it, and a mapping of a file that has
+ * uprobes (another agent's, or ours) shows their breakpoints where its
+ * instructions were. 0, or -ENOENT (no code there), -EIO (short read). */
+int elf_file_read_code(const struct elf_file *ef, uint64_t addr, void *buf, size_t len);
+
 #endif /* XTAP_ELF_FILE_H */

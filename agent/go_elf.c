@@ -223,17 +223,13 @@ int go_elf_funcs(struct elf_file *ef, const char *const *names, int n, struct go
 
 /* ---- returns ---- */
 
-int go_elf_rets(struct elf_file *ef, const struct go_func *f, uint64_t *offs, int max)
+/* go_elf_rets over the function's bytes */
+static int scan_rets(struct elf_file *ef, const struct go_func *f, const uint8_t *code,
+		     uint64_t len, uint64_t *offs, int max)
 {
-	uint64_t len = f->end - f->entry, pos = 0;
-	const uint8_t *code;
+	uint64_t pos = 0;
 	int n = 0;
 
-	if (f->end <= f->entry || len > (1u << 20))
-		return -EINVAL;
-	code = elf_file_at(ef, f->entry, len);
-	if (!code)
-		return -EINVAL;
 	while (pos < len) {
 		bool ret;
 		unsigned int step;
@@ -262,5 +258,27 @@ int go_elf_rets(struct elf_file *ef, const struct go_func *f, uint64_t *offs, in
 		}
 		pos += step;
 	}
+	return n;
+}
+
+int go_elf_rets(struct elf_file *ef, const struct go_func *f, uint64_t *offs, int max)
+{
+	uint64_t len = f->end - f->entry;
+	uint8_t *code;
+	int n;
+
+	if (f->end <= f->entry || len > (1u << 20))
+		return -EINVAL;
+	/* read, not mapped: a mapping would show the RETs other agents
+	 * probe as breakpoints (elf_file_read_code) */
+	code = malloc(len);
+	if (!code)
+		return -ENOMEM;
+	if (elf_file_read_code(ef, f->entry, code, len)) {
+		free(code);
+		return -EINVAL;
+	}
+	n = scan_rets(ef, f, code, len, offs, max);
+	free(code);
 	return n;
 }

@@ -667,6 +667,25 @@ static void test_go_stripped_and_clients(void **state)
 	assert_json_int(d, "http.response.status", 201);
 }
 
+/* A second agent while the first holds its probes (a restart that
+ * overlaps, a debugging `xtap trace`): its mapping of the binary shows the
+ * first agent's breakpoints where RETs were, and it must still find the
+ * returns, which it reads from the file. */
+static void test_go_second_agent(void **state)
+{
+	struct e2e_agent *second;
+	const char *line;
+
+	(void)state;
+	go_attached(srv->exe, ".symtab");
+	second = e2e_agent_startl("--port", "1", "--no-tcp-option", NULL);
+	e2e_agent_wait_log(second, attached_line(srv->exe), ATTACH_TIMEOUT);
+	line = strstr(e2e_agent_log(second), attached_line(srv->exe));
+	if (!strstr(line, "crypto/tls.(*Conn).Read, Write from .symtab"))
+		fail_msg("the second agent did not probe crypto/tls: %s", line);
+	e2e_agent_stop(second);
+}
+
 static void test_go_zz_stop(void **state)
 {
 	(void)state;
@@ -704,6 +723,7 @@ int main(void)
 		T(test_go_server),
 		T(test_go_slow),
 		T(test_go_stripped_and_clients),
+		T(test_go_second_agent),
 		T(test_go_zz_stop),
 	};
 	int fails = 0;
