@@ -54,7 +54,8 @@ struct tls_call {
 	__s32 fd; /* socket this call did I/O on, -1 until one is seen */
 	__u8 sys; /* enum xtap_sys */
 	__u8 depth; /* calls nested inside this one (their returns are ignored) */
-	__u8 pad[2];
+	__u8 emitted; /* Go Write: reported at its entry (go_write_now) */
+	__u8 pad[1];
 	/* a client's write that starts a request: its context, decided
 	 * before the ciphertext leaves (propagate.bpf.h) */
 	struct xtap_trace_ctx tctx;
@@ -400,10 +401,12 @@ int tls_ssl_return(struct pt_regs *ctx)
 #if defined(__TARGET_ARCH_x86)
 #define GO_ARG1(x) ((x)->ax)
 #define GO_ARG2(x) ((x)->bx)
+#define GO_ARG3(x) ((x)->cx)
 #define GO_G(x) ((x)->r14)
 #elif defined(__TARGET_ARCH_arm64)
 #define GO_ARG1(x) (((struct user_pt_regs *)(x))->regs[0])
 #define GO_ARG2(x) (((struct user_pt_regs *)(x))->regs[1])
+#define GO_ARG3(x) (((struct user_pt_regs *)(x))->regs[2])
 #define GO_G(x) (((struct user_pt_regs *)(x))->regs[28])
 #endif
 #define GO_RET1(x) PT_REGS_RC(x)
@@ -412,15 +415,34 @@ int tls_ssl_return(struct pt_regs *ctx)
  * are keyed by the goroutine (its g), not by the thread. */
 static __always_inline __s32 go_conn_fd(__u64 tls_conn);
 
+/* A Write is reported at its entry, with all of b: its goroutine may wait
+ * for the scheduler after the write(2) (exitsyscall), while net/http's
+ * reading goroutine already has the response, which must not reach the
+ * agent before its request. The call stays, marked, until its return, so
+ * an entry run again by a stack growth reports nothing twice. */
+static __always_inline void go_write_now(__u64 pid_tgid, struct tls_call *c, long len)
+{
+	__s32 fd = go_conn_fd(c->ssl);
+
+	if (fd >= 0)
+		fd = tls_bind_fd(pid_tgid, NULL, fd, false);
+	tls_emit(pid_tgid, fd, c, len);
+	c->emitted = 1;
+}
+
 static __always_inline void go_enter(struct pt_regs *ctx, __u8 sys)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct tls_key key = { .ptr = GO_G(ctx), .tgid = pid_tgid >> 32 };
 	struct tls_call c = { .ssl = GO_ARG1(ctx), .buf = GO_ARG2(ctx), .fd = -1, .sys = sys };
+	struct tls_call *again;
 
 	if (!tls_in_scope(pid_tgid))
 		return;
 	/* a stack growth re-runs the entry of the same call: same key */
+	again = bpf_map_lookup_elem(&tls_go_calls, &key);
+	if (again && again->emitted && again->ssl == c.ssl && again->buf == c.buf)
+		return;
 	c.ts = bpf_ktime_get_ns();
 	/* the tls.Conn names its socket now, before the ciphertext leaves */
 	if (propagate && sys == XTAP_SYS_GO_TLS_WRITE) {
@@ -434,6 +456,8 @@ static __always_inline void go_enter(struct pt_regs *ctx, __u8 sys)
 			c.tctx = a.tctx;
 		}
 	}
+	if (sys == XTAP_SYS_GO_TLS_WRITE)
+		go_write_now(pid_tgid, &c, (long)GO_ARG3(ctx));
 	bpf_map_update_elem(&tls_go_calls, &key, &c, BPF_ANY);
 }
 
@@ -482,6 +506,8 @@ int tls_go_return(struct pt_regs *ctx)
 		return 0;
 	c = *cp;
 	bpf_map_delete_elem(&tls_go_calls, &key);
+	if (c.emitted)
+		return 0;
 	/* read from the tls.Conn on every call: nothing to bind */
 	fd = go_conn_fd(c.ssl);
 	if (fd >= 0)

@@ -665,6 +665,17 @@ static void test_go_stripped_and_clients(void **state)
 	d = seg("?t=go-cli");
 	assert_json_int(d, "metadata.xtap.pid", s->server_pid);
 	assert_json_int(d, "http.response.status", 201);
+	/* More of them: net/http writes a request in one goroutine and reads
+	 * its response in another, which may well read it before the writer
+	 * returns from Write; the request must still come first. */
+	for (int i = 0; i < 15; i++) {
+		argv[2] = e2e_https_url(s->port, e2e_fmt("/status/201?t=go-many%02d", i));
+		r = e2e_run_cmd(&o, 20);
+		if (r.status != 0 || strcmp(r.out, "201 11\n"))
+			fail_msg("gotls -get (%d): exit %d, output \"%s\"", i, r.status, r.out);
+		assert_json_int(subseg(r.pid, "/status/201"), "http.response.status", 201);
+		assert_json_int(seg(e2e_fmt("?t=go-many%02d", i)), "http.response.status", 201);
+	}
 }
 
 /* A second agent while the first holds its probes (a restart that
