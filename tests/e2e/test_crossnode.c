@@ -367,8 +367,9 @@ static void test_sampling_follows_entry(void **state)
 	assert_true(kept > 0);
 	assert_true(dropped > 0);
 	assert_true(e2e_agent_counter(agent_a, "counters", "sampled_in_kernel") >= SAMPLED_CALLS);
-	/* B followed every decision and drew none itself */
-	assert_int_equal(e2e_agent_counter(agent_b, "counters", "sampler_dropped"), 0);
+	/* B followed every decision: its sampler drew at most for the
+	 * warm-up, which left A before A's agent had planned the relay */
+	assert_true(e2e_agent_counter(agent_b, "counters", "sampler_dropped") <= 1);
 	assert_true(e2e_agent_counter(agent_b, "counters", "sampled_out") >= dropped);
 }
 
