@@ -142,8 +142,17 @@ vmlinux:
 	$(Q)test "$$(uname -m)" = x86_64 || { echo "make vmlinux regenerates the x86 header and must run on x86_64" >&2; exit 1; }
 	$(Q)$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > vmlinux/x86/vmlinux.h
 
-bench: all
+bench: all $(OUTPUT)/bench/naive $(OUTPUT)/bench/naive.bpf.o
 	$(Q)tests/bench/run $(OUTPUT)
+
+# make bench's yardstick, the naive tracer (tests/bench/naive): not part of all
+$(OUTPUT)/bench/naive.bpf.o: tests/bench/naive/naive.bpf.c | $(OUTPUT)/bench
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(ARCH) -c $< -o $@
+
+$(OUTPUT)/bench/naive: tests/bench/naive/naive.c | $(OUTPUT)/bench
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(ALL_CFLAGS) $< $(LDLIBS) -o $@
 
 soak: all
 	$(Q)tests/soak/run $(OUTPUT)
@@ -159,7 +168,7 @@ uninstall:
 	$(Q)rm -f $(DESTDIR)$(BINDIR)/xtap $(DESTDIR)$(MANDIR)/man8/xtap.8 \
 		$(DESTDIR)$(BASHCOMPDIR)/xtap
 
-$(OUTPUT)/bpf $(OUTPUT)/arm64 $(OUTPUT)/agent $(OUTPUT)/tests:
+$(OUTPUT)/bpf $(OUTPUT)/arm64 $(OUTPUT)/agent $(OUTPUT)/tests $(OUTPUT)/bench:
 	$(Q)mkdir -p $@
 
 clean:
