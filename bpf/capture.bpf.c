@@ -99,6 +99,7 @@ struct active_args {
 	__u8 sys; /* enum xtap_sys, or 0 for connect */
 	__u8 pad[3];
 	struct xtap_trace_ctx tctx; /* a client's request head: what its packets carry */
+	__u64 start_ns; /* a TLS write: when the application called it (0: none) */
 };
 
 struct {
@@ -879,6 +880,10 @@ static __always_inline void data_done(__u64 pid_tgid, long ret, __u8 dir,
 	}
 
 	fill_hdr(&s->ev.hdr, XTAP_EV_DATA, pid_tgid, a.fd, v);
+	/* a client's request starts when it was written; a server's
+	 * response ends when the write returned */
+	if (a.start_ns && v->role == XTAP_ROLE_CLIENT)
+		s->ev.hdr.ts_ns = a.start_ns;
 	s->ev.hdr.dir = dir;
 	s->ev.hdr.sys = a.sys;
 	s->ev.len = ret;

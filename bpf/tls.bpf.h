@@ -282,6 +282,12 @@ static __always_inline void tls_emit(__u64 pid_tgid, __s32 fd, const struct tls_
 	struct active_args a = { .buf = c->buf, .fd = fd, .sys = c->sys, .tctx = c->tctx };
 	__u8 sys = c->sys;
 
+	/* a write's bytes went out during the call, which may return after
+	 * the peer has answered (a thread preempted past its write(2)): a
+	 * request starts when the application made the call */
+	if (sys == XTAP_SYS_SSL_WRITE || sys == XTAP_SYS_GO_TLS_WRITE)
+		a.start_ns = c->ts;
+
 	if (n <= 0 || fd == TLS_FD_UNTRACED)
 		return;
 	if (fd < 0) {
