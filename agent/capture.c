@@ -64,23 +64,29 @@ int capture_open(struct capture *c, const struct loader_opts *lo)
 		return err;
 	}
 	c->last_sweep = clock_mono_now();
+	c->poll_ms = CAPTURE_POLL_MS;
 	return 0;
 }
 
 int capture_turn(struct capture *c, uint64_t *now_out)
 {
 	uint64_t now;
-	int err;
+	int err, read = 0;
 
 	/* poll returns early only on a forced wake-up (a backlog); records
 	 * submitted without one are read by the consume */
-	err = ring_buffer__poll(c->rb, CAPTURE_POLL_MS);
+	err = ring_buffer__poll(c->rb, c->poll_ms);
+	if (err > 0)
+		read = err;
 	if (err >= 0 || err == -EINTR)
 		err = ring_buffer__consume(c->rb);
 	if (err < 0 && err != -EINTR) {
 		p_err("ring buffer: %s", strerror(-err));
 		return err;
 	}
+	if (err > 0)
+		read += err;
+	c->poll_ms = read >= CAPTURE_BUSY_RECORDS ? CAPTURE_BUSY_POLL_MS : CAPTURE_POLL_MS;
 	now = clock_mono_now();
 	if (!c->raw)
 		conn_tick(now);

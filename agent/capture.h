@@ -10,9 +10,18 @@
 #include <stdint.h>
 #include "loader.h"
 
-/* Poll timeout: BPF wakes the agent only when a backlog builds up, so this
- * bounds how long a finished transaction may wait in the ring buffer. */
+/* Poll timeout: BPF wakes the agent only when half the ring buffer is
+ * pending, so this bounds how long a finished transaction may wait in it.
+ * A turn that read CAPTURE_BUSY_RECORDS or more makes the next wait
+ * CAPTURE_BUSY_POLL_MS: under load the agent then reads in a few large
+ * batches a second. Each of its wake-ups on a busy node takes a CPU from a
+ * traced process for a moment, and on two CPUs a client and a server that
+ * were on one CPU each end up sharing one for a while, the other idle: at
+ * 55,000 requests a second, turns of 50 ms cost the traced pair ~8 us of
+ * idle CPU per request, turns of 200 ms ~2.5 (docs/performance.md). */
 #define CAPTURE_POLL_MS 50
+#define CAPTURE_BUSY_POLL_MS 200
+#define CAPTURE_BUSY_RECORDS 4096
 #define CAPTURE_SWEEP_NS 1000000000ull
 
 struct telemetry;
@@ -24,6 +33,7 @@ struct capture {
 	struct loader *l;
 	struct ring_buffer *rb;
 	uint64_t last_sweep;
+	int poll_ms; /* the next turn's wait */
 	capture_raw_fn raw; /* NULL: records go to the connection table */
 	void *raw_ctx;
 	/* NULL, or where each turn publishes counters for other threads */
@@ -41,7 +51,7 @@ bool capture_stopping(void);
  * buffer. c->raw, c->raw_ctx and c->tel are read from c. 0 or -errno,
  * reported once; capture_close cleans up either way. */
 int capture_open(struct capture *c, const struct loader_opts *lo);
-/* One turn: wait up to CAPTURE_POLL_MS for records, read them all, and once
+/* One turn: wait up to c->poll_ms for records, read them all, and once
  * a second expire idle connections and resync the clock. *now (may be NULL)
  * receives the monotonic time after the turn. 0 or -errno (reported). */
 int capture_turn(struct capture *c, uint64_t *now);

@@ -338,7 +338,9 @@ int loader_open(const struct loader_opts *o, struct loader **out)
 	/* all configuration goes in before load */
 	l->skel->rodata->self_tgid = getpid();
 	l->skel->rodata->cap_bytes = o->cap_bytes;
-	l->skel->rodata->wakeup_bytes = (o->ringbuf_mb << 20) / 8;
+	/* half: the agent reads in large batches (capture.h), and the other
+	 * half is what it has to get a CPU in before records are dropped */
+	l->skel->rodata->wakeup_bytes = (o->ringbuf_mb << 20) / 2;
 	l->skel->rodata->scope_by_pid = o->n_pids > 0;
 	l->skel->rodata->scope_by_port = o->n_ports > 0;
 	l->skel->rodata->scope_cgroup_count = o->n_cgroups;

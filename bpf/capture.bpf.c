@@ -150,6 +150,8 @@ struct scratch {
 	__u8 head_te;
 	__u32 amzn_at; /* where "x-amzn-trace-id" may start (+1), 0: nowhere */
 	__u32 tp_at; /* and "traceparent" */
+	/* data records this CPU submitted since it last looked at the backlog */
+	__u32 since_query;
 };
 
 struct {
@@ -727,6 +729,33 @@ static __always_inline bool is_bare_response_head(struct scratch *s, struct conn
 	       s->ev.data[t + 3] == '\n';
 }
 
+/* Batch wake-ups: the agent polls on a short timer and is woken early only
+ * when a backlog builds up. The backlog is looked at on every
+ * BACKLOG_QUERY_EVERY-th record of a CPU (the consumer's position is a cache
+ * line the agent writes per record), and a forced wake-up is sent at most
+ * every WAKEUP_GAP_NS: each one costs the traced thread an inter-processor
+ * interrupt, and until the agent runs and drains, every record would send
+ * another. */
+#define BACKLOG_QUERY_EVERY 16
+#define WAKEUP_GAP_NS 1000000
+__u64 last_forced_wakeup_ns;
+
+static __always_inline __u64 backlog_wakeup(struct scratch *s)
+{
+	__u64 now;
+
+	if (++s->since_query < BACKLOG_QUERY_EVERY)
+		return BPF_RB_NO_WAKEUP;
+	s->since_query = 0;
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) <= wakeup_bytes)
+		return BPF_RB_NO_WAKEUP;
+	now = bpf_ktime_get_ns();
+	if (now - last_forced_wakeup_ns < WAKEUP_GAP_NS)
+		return BPF_RB_NO_WAKEUP;
+	last_forced_wakeup_ns = now;
+	return BPF_RB_FORCE_WAKEUP;
+}
+
 /* Submit the data record in s (n bytes of data[]); a record that does not
  * fit is counted, and marks the connection so that the next one tells the
  * agent its stream has a hole (it must not pair across it). */
@@ -888,10 +917,7 @@ static __always_inline void data_done(__u64 pid_tgid, long ret, __u8 dir,
 	s->ev.hdr.sys = a.sys;
 	s->ev.len = ret;
 	s->ev.cap_len = n;
-	/* Batch wake-ups: the agent polls on a short timer and is only woken
-	 * early when a backlog builds up. */
-	flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > wakeup_bytes ? BPF_RB_FORCE_WAKEUP
-									      : BPF_RB_NO_WAKEUP;
+	flags = backlog_wakeup(s);
 	data_output(s, v, n, flags);
 }
 
