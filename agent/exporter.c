@@ -555,6 +555,9 @@ struct exporter *exporter_start(const struct exporter_config *cfg)
 			errno = err;
 			goto fail_errno;
 		}
+		/* lines are flushed once per batch: a buffer that holds a
+		 * batch makes that one write, not one per 4 KiB */
+		setvbuf(ex->file, NULL, _IOFBF, 64 * 1024);
 	}
 
 	pthread_mutex_init(&ex->lock, NULL);

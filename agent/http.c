@@ -221,10 +221,13 @@ static void trim_ows(const uint8_t **p, size_t *n)
 		(*n)--;
 }
 
-static bool ieq(const uint8_t *p, size_t n, const char *lit)
+static inline bool ieq_n(const uint8_t *p, size_t n, const char *lit, size_t ln)
 {
-	return n == strlen(lit) && !strncasecmp((const char *)p, lit, n);
+	return n == ln && !strncasecmp((const char *)p, lit, n);
 }
+
+/* a literal's length is known at compile time */
+#define ieq(p, n, lit) ieq_n((p), (n), (lit), __builtin_strlen(lit))
 
 /* Returns true when the value had to be cut. */
 static bool copy_str(char *dst, size_t size, const uint8_t *src, size_t n)
@@ -283,11 +286,11 @@ static int parse_content_length(const uint8_t *v, size_t vl, int64_t *out)
 }
 
 /* Headers kept as strings in struct http_msg: name, field, its size, flag. */
-#define KEPT(name, field) { name, offsetof(struct http_msg, field), \
+#define KEPT(name, field) { name, sizeof(name) - 1, offsetof(struct http_msg, field), \
 			    sizeof(((struct http_msg *)0)->field), offsetof(struct http_msg, has_##field) }
 static const struct {
 	const char *name;
-	size_t off, size, has;
+	size_t len, off, size, has;
 } kept[] = {
 	KEPT("host", host),
 	KEPT("user-agent", user_agent),
@@ -306,7 +309,7 @@ bool http_field_read(const char *name, size_t n)
 	const uint8_t *u = (const uint8_t *)name;
 
 	for (size_t k = 0; k < sizeof(kept) / sizeof(kept[0]); k++)
-		if (ieq(u, n, kept[k].name))
+		if (ieq_n(u, n, kept[k].name, kept[k].len))
 			return true;
 	for (size_t k = 0; k < sizeof(framing) / sizeof(framing[0]); k++)
 		if (ieq(u, n, framing[k]))
@@ -339,7 +342,7 @@ static int parse_header(const uint8_t *l, size_t ll, struct http_msg *m, struct 
 	for (size_t k = 0; k < sizeof(kept) / sizeof(kept[0]); k++) {
 		bool *has = (bool *)((char *)m + kept[k].has);
 
-		if (!ieq(l, nl, kept[k].name))
+		if (!ieq_n(l, nl, kept[k].name, kept[k].len))
 			continue;
 		/* the first occurrence wins (for X-Forwarded-For, its first
 		 * field holds the client, the one X-Ray wants) */

@@ -37,7 +37,13 @@ static void put(struct jw *w, const char *s, size_t n)
 
 static void put_char(struct jw *w, char c)
 {
-	put(w, &c, 1);
+	if (w->overflow)
+		return;
+	if (w->cap - w->len < 2) {
+		w->overflow = true;
+		return;
+	}
+	w->buf[w->len++] = c;
 }
 
 /* Called before any value, key or container opener: writes the comma that
@@ -228,24 +234,28 @@ static void put_escaped(struct jw *w, const char *str, size_t n)
 	put_char(w, '"');
 }
 
-void jw_key(struct jw *w, const char *key)
+void jw_key_n(struct jw *w, const char *key, size_t n)
 {
-	size_t n = 0;
+	unsigned int bad = 0;
 
 	pre_value(w);
-	if (!key)
-		key = "";
-	/* keys are the program's own names: one pass, one copy */
-	while (plain[(unsigned char)key[n]])
-		n++;
-	if (!key[n]) {
-		put_char(w, '"');
-		put(w, key, n);
-		put_char(w, '"');
+	/* keys are the program's own names: plain, written in one copy (the
+	 * check has no early exit: it runs over a dozen bytes, and a branch
+	 * per byte costs more than the bytes) */
+	for (size_t i = 0; i < n; i++)
+		bad |= !plain[(unsigned char)key[i]];
+	if (!bad && !w->overflow && n + 3 < w->cap - w->len) {
+		char *d = w->buf + w->len;
+
+		d[0] = '"';
+		memcpy(d + 1, key, n);
+		d[n + 1] = '"';
+		d[n + 2] = ':';
+		w->len += n + 3;
 	} else {
-		put_escaped(w, key, n + strlen(key + n));
+		put_escaped(w, key, n);
+		put_char(w, ':');
 	}
-	put_char(w, ':');
 	if (w->depth > 0 && w->depth < JW_DEPTH_MAX)
 		w->need_comma[w->depth] = false;
 }
@@ -304,30 +314,6 @@ void jw_epoch_us(struct jw *w, uint64_t epoch_ns)
 	p = u64_digits(epoch_ns / 1000000000u, end);
 	pre_value(w);
 	put(w, p, (size_t)(tmp + sizeof(tmp) - p));
-}
-
-void jw_kv_str(struct jw *w, const char *key, const char *s)
-{
-	jw_key(w, key);
-	jw_str(w, s);
-}
-
-void jw_kv_u64(struct jw *w, const char *key, uint64_t v)
-{
-	jw_key(w, key);
-	jw_u64(w, v);
-}
-
-void jw_kv_i64(struct jw *w, const char *key, int64_t v)
-{
-	jw_key(w, key);
-	jw_i64(w, v);
-}
-
-void jw_kv_bool(struct jw *w, const char *key, bool v)
-{
-	jw_key(w, key);
-	jw_bool(w, v);
 }
 
 int jw_finish(struct jw *w)

@@ -27,7 +27,9 @@ void jw_obj_begin(struct jw *w);
 void jw_obj_end(struct jw *w);
 void jw_arr_begin(struct jw *w);
 void jw_arr_end(struct jw *w);
-void jw_key(struct jw *w, const char *key);
+/* key: NUL-terminated; a literal's length is known at compile time */
+void jw_key_n(struct jw *w, const char *key, size_t n);
+#define jw_key(w, key) jw_key_n((w), (key), __builtin_strlen(key))
 void jw_str(struct jw *w, const char *s);
 void jw_strn(struct jw *w, const char *s, size_t n);
 void jw_u64(struct jw *w, uint64_t v);
@@ -35,11 +37,30 @@ void jw_i64(struct jw *w, int64_t v);
 void jw_bool(struct jw *w, bool v);
 /* epoch nanoseconds as seconds with six decimals (microseconds), no float rounding */
 void jw_epoch_us(struct jw *w, uint64_t epoch_ns);
-/* key + value shorthands */
-void jw_kv_str(struct jw *w, const char *key, const char *s);
-void jw_kv_u64(struct jw *w, const char *key, uint64_t v);
-void jw_kv_i64(struct jw *w, const char *key, int64_t v);
-void jw_kv_bool(struct jw *w, const char *key, bool v);
+/* key + value shorthands, inline so that a literal key's length is known */
+static inline void jw_kv_str(struct jw *w, const char *key, const char *s)
+{
+	jw_key(w, key);
+	jw_str(w, s);
+}
+
+static inline void jw_kv_u64(struct jw *w, const char *key, uint64_t v)
+{
+	jw_key(w, key);
+	jw_u64(w, v);
+}
+
+static inline void jw_kv_i64(struct jw *w, const char *key, int64_t v)
+{
+	jw_key(w, key);
+	jw_i64(w, v);
+}
+
+static inline void jw_kv_bool(struct jw *w, const char *key, bool v)
+{
+	jw_key(w, key);
+	jw_bool(w, v);
+}
 /* Decode the UTF-8 sequence at s (at most n bytes): its length, with the
  * code point in *cp, or 0 when s[0] does not start a valid sequence (it is
  * written as one U+FFFD). Overlong forms, UTF-16 surrogates and code points
