@@ -206,7 +206,9 @@ static int choose_programs(struct capture_bpf *skel, bool report, bool tls, bool
 	int skipped = 0;
 
 	skel->rodata->in_args_at_exit = loader_args_at_exit_supported();
-	skel->rodata->out_args_at_exit = skel->rodata->in_args_at_exit && !propagate;
+	/* with propagation, the write family keeps its enter programs: a
+	 * client's request must have its context before its bytes leave */
+	skel->rodata->out_args_at_exit = skel->rodata->in_args_at_exit;
 	bpf_object__for_each_program(prog, skel->obj) {
 		const char *sec = bpf_program__section_name(prog);
 
@@ -214,7 +216,7 @@ static int choose_programs(struct capture_bpf *skel, bool report, bool tls, bool
 		      !strncmp(bpf_program__name(prog), "go_http_", 8)) && !tls) ||
 		    (bpf_program__type(prog) == BPF_PROG_TYPE_SOCK_OPS && !propagate) ||
 		    enter_not_needed(bpf_program__name(prog), skel->rodata->in_args_at_exit,
-				     skel->rodata->out_args_at_exit)) {
+				     skel->rodata->out_args_at_exit && !propagate)) {
 			bpf_program__set_autoload(prog, false);
 			continue;
 		}

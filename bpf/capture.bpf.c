@@ -36,8 +36,9 @@ const volatile __u64 scope_netns = 0; /* --netns: that namespace's cookie; 0: al
 /* With bpf_task_pt_regs (5.15) the exit program reads a syscall's
  * arguments from the task's saved registers, and the enter program is not
  * attached: a tracepoint hit, a map update and a delete fewer per syscall.
- * Reads always; writes unless the trace context must be set before their
- * bytes leave (propagate). */
+ * When the trace context must be set before a write's bytes leave
+ * (propagate), the write family keeps its enter programs, but these store
+ * something only for a client's request head. */
 const volatile bool in_args_at_exit = false;
 const volatile bool out_args_at_exit = false;
 
@@ -406,6 +407,9 @@ static __always_inline void data_enter(__s32 fd, __u64 buf, __u64 iovcnt, __u8 s
 	/* before the bytes leave: the packets of a request carry its context */
 	if (propagate && v->role == XTAP_ROLE_CLIENT && v->cookie && !v->skip[XTAP_DIR_OUT])
 		client_request_ctx(v, pid_tgid, &a);
+	/* an exit that reads its own arguments needs only the context */
+	if (out_args_at_exit && a.tctx.source == XTAP_CTX_NONE)
+		return;
 	bpf_map_update_elem(&active, &pid_tgid, &a, BPF_ANY);
 }
 
@@ -953,8 +957,20 @@ static __always_inline void data_exit_regs(long ret, __u8 dir, __u8 sys)
 	a.buf = PT_REGS_PARM2_CORE_SYSCALL(regs);
 	a.iovcnt = PT_REGS_PARM3_CORE_SYSCALL(regs);
 	v = data_conn(pid_tgid, a.fd, sys);
-	if (v)
-		data_done(pid_tgid, ret, dir, &a, v);
+	if (!v)
+		return;
+	/* a client's request head: the context its enter chose (write
+	 * family, propagation on); the same call's, by fd and syscall */
+	if (propagate && dir == XTAP_DIR_OUT && v->role == XTAP_ROLE_CLIENT) {
+		struct active_args *ap = bpf_map_lookup_elem(&active, &pid_tgid);
+
+		if (ap) {
+			if (ap->fd == a.fd && ap->sys == sys)
+				a.tctx = ap->tctx;
+			bpf_map_delete_elem(&active, &pid_tgid);
+		}
+	}
+	data_done(pid_tgid, ret, dir, &a, v);
 }
 
 #define ENTER(name, sys, fd_arg, buf_arg, cnt_arg)                                           \
