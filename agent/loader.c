@@ -179,21 +179,24 @@ bool loader_args_at_exit_supported(void)
 }
 
 /* The data syscalls' enter programs that exit programs replace when they
- * read the arguments themselves (capture.bpf.c, in_args_at_exit). */
-static bool enter_not_needed(const char *name, bool in, bool out)
+ * read the arguments themselves (capture.bpf.c, in_args_at_exit). With
+ * the TCP option, the writes that may carry a request head keep theirs: a
+ * client's request gets its context before its bytes leave. sendfile never
+ * carries a head. */
+static bool enter_not_needed(const char *name, bool in, bool out, bool propagate)
 {
 	static const char *const ins[] = { "enter_read", "enter_readv", "enter_recvfrom",
 					   "enter_recvmsg" };
 	static const char *const outs[] = { "enter_write", "enter_writev", "enter_sendto",
-					    "enter_sendmsg", "enter_sendfile64" };
+					    "enter_sendmsg" };
 
 	for (size_t i = 0; in && i < sizeof(ins) / sizeof(ins[0]); i++)
 		if (!strcmp(name, ins[i]))
 			return true;
-	for (size_t i = 0; out && i < sizeof(outs) / sizeof(outs[0]); i++)
+	for (size_t i = 0; out && !propagate && i < sizeof(outs) / sizeof(outs[0]); i++)
 		if (!strcmp(name, outs[i]))
 			return true;
-	return false;
+	return out && !strcmp(name, "enter_sendfile64");
 }
 
 /* The one place that decides which programs load: the syscall tracepoints
@@ -216,7 +219,7 @@ static int choose_programs(struct capture_bpf *skel, bool report, bool tls, bool
 		      !strncmp(bpf_program__name(prog), "go_http_", 8)) && !tls) ||
 		    (bpf_program__type(prog) == BPF_PROG_TYPE_SOCK_OPS && !propagate) ||
 		    enter_not_needed(bpf_program__name(prog), skel->rodata->in_args_at_exit,
-				     skel->rodata->out_args_at_exit && !propagate)) {
+				     skel->rodata->out_args_at_exit, propagate)) {
 			bpf_program__set_autoload(prog, false);
 			continue;
 		}
