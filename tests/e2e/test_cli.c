@@ -605,6 +605,29 @@ static void test_metrics(void **state)
 	assert_int_equal(http_get(agent->metrics_port, "/nope", &body), 404);
 }
 
+/* Whether status lists the program as attached (false when absent) */
+static bool prog_attached(json_t *st, const char *name)
+{
+	json_t *p;
+	size_t i;
+
+	json_array_foreach(e2e_json_get(st, "bpf.programs"), i, p)
+		if (!strcmp(e2e_json_str(p, "name"), name))
+			return json_is_true(json_object_get(p, "attached"));
+	return false;
+}
+
+static bool why_says(json_t *probe, const char *what)
+{
+	json_t *w;
+	size_t i;
+
+	json_array_foreach(e2e_json_get(probe, "run.why"), i, w)
+		if (strstr(json_string_value(w), what))
+			return true;
+	return false;
+}
+
 static void test_status(void **state)
 {
 	json_t *st, *maps, *m, *p;
@@ -626,6 +649,16 @@ static void test_status(void **state)
 			assert_true(json_integer_value(json_object_get(p, "id")) > 0);
 	}
 	assert_int_equal(attached, n_programs);
+	/* the syscall hooks this kernel needs: where an exit reads its own
+	 * arguments, reads have no enter program, sendfile none, and writes
+	 * one only while the TCP option needs a call's context first */
+	if (why_says(json_out(XTAP("probe", "-j")), "bpf_task_pt_regs lets")) {
+		assert_true(prog_attached(st, "exit_read") && prog_attached(st, "exit_write"));
+		assert_false(prog_attached(st, "enter_read") || prog_attached(st, "enter_recvfrom"));
+		assert_false(prog_attached(st, "enter_sendfile64"));
+		assert_int_equal(prog_attached(st, "enter_write"), prog_attached(st, "trace_sockops"));
+		assert_int_equal(prog_attached(st, "enter_writev"), prog_attached(st, "trace_sockops"));
+	}
 	maps = e2e_json_get(st, "bpf.maps");
 	json_array_foreach(maps, i, m) {
 		const char *name = e2e_json_str(m, "name");
