@@ -31,6 +31,9 @@ struct proc;
 
 struct pending {
 	struct pending *next;
+	/* a request the kernel kept back as unsampled (XTAP_DATA_MUTED):
+	 * it only takes its response's place in the queue */
+	bool muted;
 	/* the process's in-flight incoming requests (server side) */
 	struct pending *if_prev, *if_next;
 	struct proc *if_proc;
@@ -338,6 +341,11 @@ static void emit(struct pending *p)
 	uint64_t now = clock_mono_now();
 
 	inflight_del(p);
+	if (p->muted) {
+		xtap_ctr.muted_here++;
+		pending_free(p);
+		return;
+	}
 	if (resolve(&p->txn, now, false)) {
 		emit_now(p);
 		return;
@@ -743,6 +751,10 @@ static struct span_ref call_parent(struct proc *proc, const struct xtap_txn *t, 
 		for (q = proc->inflight; q && scanned < INFLIGHT_SCAN_MAX; q = q->if_next, scanned++)
 			if (q->txn.kctx.span_id == t->kctx.parent_id)
 				return q->txn.span;
+		/* that request was unsampled, kept back in the kernel: no
+		 * other request in flight is this call's parent */
+		if (t->kctx.sampled == XTAP_SAMPLED_NO)
+			return none;
 		scanned = 0;
 	}
 	for (q = proc->inflight; q && scanned < INFLIGHT_SCAN_MAX; q = q->if_next, scanned++) {
@@ -860,6 +872,15 @@ static void link_request(struct conn *c, struct pending *p)
 		 * callee continues: it wins over the request in flight */
 		if (c->proc && !hdr)
 			parent = call_parent(c->proc, t, &ambiguous);
+		/* its request's trace, unsampled in the kernel, stands for it
+		 * as a root's would */
+		if (!parent.gen && !hdr && t->kctx.sampled == XTAP_SAMPLED_NO &&
+		    (t->kctx.source == XTAP_CTX_THREAD || t->kctx.source == XTAP_CTX_PROCESS)) {
+			t->kctx.source = XTAP_CTX_ROOT;
+			t->kctx.decided = 1;
+			s->kernel_decided = true;
+			s->drop = SPAN_DROP_SAMPLER;
+		}
 		if (parent.gen && span_link(t->span, parent))
 			xtap_ctr.links_call++;
 		s->own_segment = ambiguous;
@@ -919,6 +940,53 @@ static void copy_str(char *dst, size_t dst_size, const char *src)
 	dst[n] = '\0';
 }
 
+/* A request's place in c's queue, cleared up to its method; NULL (and
+ * counted) when the pool is exhausted. */
+static struct pending *pending_new(struct conn *c)
+{
+	struct pending *p;
+
+	if (c->q_len >= CONN_PENDING_MAX) {
+		xtap_ctr.pending_overflow++;
+		pending_free(pending_pop(c));
+	}
+	p = pending_alloc();
+	if (!p) {
+		xtap_ctr.pending_pool_full++;
+		return NULL;
+	}
+	memset(p, 0, offsetof(struct pending, txn) + offsetof(struct xtap_txn, method));
+	return p;
+}
+
+static void pending_enqueue(struct conn *c, struct pending *p)
+{
+	p->next = NULL;
+	if (c->q_tail)
+		c->q_tail->next = p;
+	else
+		c->q_head = p;
+	c->q_tail = p;
+	c->q_len++;
+}
+
+/* The kernel kept an unsampled request back but cannot frame its
+ * response: a placeholder takes that response, so that the requests
+ * behind it get their own, and the pair is dropped. */
+static void conn_muted_request(struct conn *c, bool head)
+{
+	struct pending *p = pending_new(c);
+
+	if (!p)
+		return;
+	p->muted = true;
+	if (head)
+		memcpy(p->txn.method, "HEAD", sizeof("HEAD"));
+	else
+		p->txn.method[0] = '\0';
+	pending_enqueue(c, p);
+}
+
 static bool on_request_head(struct conn *c, const struct http_msg *m)
 {
 	struct http_stream *resp;
@@ -940,16 +1008,9 @@ static bool on_request_head(struct conn *c, const struct http_msg *m)
 	if (resp->state == HTTP_S_LOST)
 		http_stream_finish(resp, &ops, c);
 
-	if (c->q_len >= CONN_PENDING_MAX) {
-		xtap_ctr.pending_overflow++;
-		pending_free(pending_pop(c));
-	}
-	p = pending_alloc();
-	if (!p) {
-		xtap_ctr.pending_pool_full++;
+	p = pending_new(c);
+	if (!p)
 		return false;
-	}
-	memset(p, 0, offsetof(struct pending, txn) + offsetof(struct xtap_txn, method));
 	t = &p->txn;
 	t->role = c->role;
 	t->https = c->https;
@@ -994,15 +1055,8 @@ static bool on_request_head(struct conn *c, const struct http_msg *m)
 		t->kctx = c->tctx[req_dir];
 		c->tctx[req_dir].source = XTAP_CTX_NONE;
 	}
-	p->if_proc = NULL;
-	p->next = NULL;
 	link_request(c, p);
-	if (c->q_tail)
-		c->q_tail->next = p;
-	else
-		c->q_head = p;
-	c->q_tail = p;
-	c->q_len++;
+	pending_enqueue(c, p);
 	return false;
 }
 
@@ -1170,7 +1224,13 @@ int conn_handle_record(const void *rec, size_t size)
 		c->https |= XTAP_SYS_IS_TLS(h->sys);
 		if (e->flags & XTAP_DATA_GAP)
 			conn_gap(c);
-		if (c->opaque || h->dir > XTAP_DIR_OUT || !e->len)
+		if (c->opaque || h->dir > XTAP_DIR_OUT)
+			return 0;
+		if (e->flags & XTAP_DATA_MUTED) {
+			conn_muted_request(c, e->flags & XTAP_DATA_MUTED_HEAD);
+			return 0;
+		}
+		if (!e->len)
 			return 0;
 		c->cur_dir = h->dir;
 		if (e->tctx.source)

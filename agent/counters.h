@@ -28,6 +28,7 @@
 	X(incomplete, "transactions ended without a response")                             \
 	X(sampled_out, "transactions not emitted: Sampled=0")                              \
 	X(sampler_dropped, "transactions not emitted: the sampler said no")                \
+	X(muted_here, "unsampled exchanges the kernel could not keep back whole, dropped here") \
 	X(sampled_in_kernel, "trace starts sampled in the kernel, so their calls carry it") \
 	X(links_call, "outgoing calls linked to the incoming request they serve")             \
 	X(links_node, "incoming requests linked to a call seen on this node")               \

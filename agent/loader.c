@@ -352,6 +352,8 @@ int loader_open(const struct loader_opts *o, struct loader **out)
 	l->skel->rodata->tls_enabled = o->tls;
 	l->skel->rodata->scope_netns = o->netns_cookie;
 	l->skel->rodata->sample_all = o->sample_all;
+	/* what the kernel decides only with the context it propagates */
+	l->skel->rodata->mute_unsampled = o->mute_unsampled && propagate;
 	l->skel->rodata->propagate = propagate;
 	l->skel->rodata->go_conn_data_off = GO_TLS_CONN_DATA_OFF;
 	l->skel->rodata->go_netfd_off = GO_TCPCONN_NETFD_OFF;

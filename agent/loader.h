@@ -22,6 +22,7 @@ struct loader_opts {
 	uint64_t netns_cookie; /* --netns: only sockets of this namespace; 0: all */
 	bool propagate; /* trace context across nodes in a TCP option, when the kernel can */
 	bool sample_all; /* sampling off: traces that start here are all sampled */
+	bool mute_unsampled; /* the kernel keeps exchanges it knows are unsampled */
 };
 
 struct loader;

@@ -38,8 +38,10 @@ static const struct {
 	[XTAP_STAT_TCPOPT_NOSPACE] = { "tcpopt_nospace", NULL, NULL },
 	[XTAP_STAT_TCPOPT_PARSED] = { "tcpopt_parsed", "xtap_kernel_tcpopt_parsed_total",
 				      "packets that brought a trace context TCP option in" },
+	[XTAP_STAT_MUTED] = { "muted", "xtap_kernel_muted_total",
+			      "unsampled exchanges the kernel kept from the ring buffer" },
 };
-_Static_assert(XTAP_STAT_MAX == 13, "name the new kernel counter above");
+_Static_assert(XTAP_STAT_MAX == 14, "name the new kernel counter above");
 
 const char *metrics_kernel_name(int i)
 {

@@ -227,7 +227,7 @@ int do_run(int argc, char **argv)
 	uint16_t ports[XTAP_SCOPE_MAX];
 	char *cgroups[CGROUPS_MAX];
 	struct loader_opts lo = { .cap_bytes = XTAP_CAP_DEFAULT, .ringbuf_mb = 8, .tls = true,
-				  .propagate = true };
+				  .propagate = true, .mute_unsampled = true };
 	struct exporter_config ec = { .udp = true, .to_stdout = true };
 	const char *daemon = getenv("AWS_XRAY_DAEMON_ADDRESS");
 	struct pipeline pl = { .seg = { .name = getenv("AWS_XRAY_TRACING_NAME"),

@@ -41,6 +41,10 @@ const volatile __u64 scope_netns = 0; /* --netns: that namespace's cookie; 0: al
  * something only for a client's request head. */
 const volatile bool in_args_at_exit = false;
 const volatile bool out_args_at_exit = false;
+/* The agent drops unsampled exchanges: with this set, one the kernel
+ * decided unsampled (propagate.bpf.h) never reaches the ring buffer when
+ * the kernel can frame it whole (see mute_request). */
+const volatile bool mute_unsampled = false;
 
 /* One entry per (process, fd) this program has looked at, tracked or not, so
  * each fd is classified once. An fd can change without close(2): exec
@@ -83,13 +87,22 @@ struct conn_val {
 	__u8 head_req; /* a HEAD request went by: its answer's Content-Length has no body */
 	__u8 tls; /* TLS (tls.bpf.h): proto and sniff describe the plaintext */
 	__u8 lost; /* a data record did not fit in the ring buffer: the next says so */
-	__u8 pad[1];
+	__u8 mute; /* enum mute_state */
 	__u64 cookie; /* the socket's cookie (propagate.bpf.h), 0 when it has none yet */
 	/* Per direction: body bytes still to come that a Content-Length
 	 * announced, counted here rather than copied, and those counted so
 	 * far, reported in one record when the body ends (see skip_body). */
 	__u64 skip[2];
 	__u64 skipped[2];
+	__u64 mute_key; /* the muted request's key (xtap_trace_ctx.span_id) */
+};
+
+/* An unsampled exchange kept from the ring buffer, by how far it went. */
+enum mute_state {
+	MUTE_NONE = 0,
+	MUTE_REQ, /* its request went by whole; nothing of its response yet */
+	MUTE_BODY, /* its response head went by: skip[] counts the rest of the body */
+	MUTE_CHUNKED, /* its response head went by: the body is chunked */
 };
 
 /* Arguments saved at syscall enter for the exit side. */
@@ -790,6 +803,16 @@ static __always_inline void report_skipped(struct scratch *s, __u64 pid_tgid, __
 	data_output(s, v, 0, BPF_RB_NO_WAKEUP);
 }
 
+/* head_framing of the scratch record, as a global function: its scan is
+ * verified once per program, not once per caller. */
+__noinline int scratch_head_end(__u32 n)
+{
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
+
+	return s ? head_framing(s, n) : 0;
+}
+
 #include "propagate.bpf.h"
 
 /* The trace context of the record in s (n bytes captured), and what the
@@ -811,6 +834,220 @@ static __always_inline void record_ctx(struct scratch *s, struct conn_val *v, __
 		else if (dir == XTAP_DIR_IN && v->cookie && starts_response(s->ev.data))
 			sock_ctx_idle(v->cookie);
 	}
+}
+
+/* Unsampled exchanges (mute_unsampled). The agent would read, parse and
+ * pair both records of such an exchange only to drop it, so the kernel
+ * keeps them back when the decision is final (a server's request head:
+ * its Sampled=0, or the kernel's own draw for a trace that starts here;
+ * not a decision a call inherits, or a caller's option, which the agent
+ * may overrule when it links them) and it can tell where the exchange
+ * ends: a request whole in
+ * its syscall (head, and a Content-Length body read or counted), and a
+ * response framed by Content-Length, by having none (HEAD, 204, 304), or
+ * chunked, ending with a syscall that ends in the last chunk. Anything
+ * else before a byte of the response was kept back (a 1xx, no framing,
+ * another request first) and the agent gets a placeholder for the
+ * request (report_muted) and the rest as usual; after, a gap (lost). */
+static __always_inline bool mute_request(struct scratch *s, struct conn_val *v, __u8 dir, __u32 n,
+					 __u64 ret)
+{
+	__u32 end;
+	__u64 cl;
+
+	if (!mute_unsampled || s->ev.tctx.sampled != XTAP_SAMPLED_NO || v->mute || v->lost ||
+	    v->role != XTAP_ROLE_SERVER || dir != XTAP_DIR_IN ||
+	    (s->ev.tctx.source != XTAP_CTX_HEADER && s->ev.tctx.source != XTAP_CTX_NEW))
+		return false;
+	if (n < 16 || !starts_msg(s->ev.data) || starts_response(s->ev.data) ||
+	    s->ev.data[0] == 'C') /* CONNECT: a tunnel follows */
+		return false;
+	end = scratch_head_end(n);
+	if (!end || end > n || s->head_te)
+		return false;
+	cl = s->head_cl > 0 ? s->head_cl : 0;
+	/* the whole request in this syscall, or the rest of its body counted */
+	if (ret == end + cl || (ret < end + cl && v->skip[dir & 1] == end + cl - ret))
+		return true;
+	if (ret != end)
+		return false;
+	/* a head alone, its body to come apart: counted */
+	v->skip[dir & 1] = cl;
+	v->skipped[dir & 1] = 0;
+	return true;
+}
+
+/* The last bytes of the syscall (n captured of ret) end a chunked body:
+ * "\n0\r\n\r\n", or the syscall wrote only the last chunk. */
+static __always_inline bool ends_chunked(struct scratch *s, __u32 n, __u64 ret)
+{
+	const __u8 *p;
+	__u32 at;
+
+	if ((__u64)n == ret && n == 5)
+		return s->ev.data[0] == '0' && s->ev.data[1] == '\r' && s->ev.data[2] == '\n' &&
+		       s->ev.data[3] == '\r' && s->ev.data[4] == '\n';
+	if ((__u64)n == ret) {
+		if (n < 6 || n > XTAP_CAP_MAX)
+			return false;
+		at = (n - 6) & (XTAP_CAP_MAX - 1);
+		p = s->ev.data + at;
+	} else {
+		if (s->ev.tail_len < 6 || s->ev.tail_len > XTAP_TAIL_LEN)
+			return false;
+		at = (s->ev.tail_len - 6) & (XTAP_TAIL_LEN - 1);
+		p = s->ev.tail + at;
+	}
+	return p[0] == '\n' && p[1] == '0' && p[2] == '\r' && p[3] == '\n' && p[4] == '\r' &&
+	       p[5] == '\n';
+}
+
+/* The response head of a muted exchange (n captured of ret): how far the
+ * exchange went with this syscall (MUTE_NONE: to its end), or -1 when the
+ * kernel cannot frame it. */
+static __always_inline int mute_response(struct scratch *s, struct conn_val *v, __u8 dir, __u32 n,
+					 __u64 ret)
+{
+	const __u8 *d = s->ev.data;
+	__u32 end;
+	__u64 cl;
+
+	if (n < 16 || !starts_response(d) || d[8] != ' ' || d[9] == '1') /* 1xx: interim, 101 */
+		return -1;
+	end = scratch_head_end(n);
+	if (!end || end > n)
+		return -1;
+	if (v->head_req || (d[9] == '2' && d[10] == '0' && d[11] == '4') ||
+	    (d[9] == '3' && d[10] == '0' && d[11] == '4'))
+		cl = 0;
+	else if (s->head_te)
+		return ends_chunked(s, n, ret) ? MUTE_NONE : MUTE_CHUNKED;
+	else if (s->head_cl < 0)
+		return -1; /* ends when the connection does */
+	else
+		cl = s->head_cl;
+	if (ret - end > cl)
+		return -1; /* another response follows in the same syscall */
+	if (ret - end == cl)
+		return MUTE_NONE;
+	v->skip[dir & 1] = cl - (ret - end);
+	v->skipped[dir & 1] = 0;
+	return MUTE_BODY;
+}
+
+/* The muted request, as a record without bytes, for the response the
+ * kernel cannot frame; reserved rather than built in the scratch space,
+ * which holds this syscall's record. */
+static __always_inline void report_muted(struct conn_val *v, __u64 pid_tgid, __s32 fd, __u8 dir,
+					 __u8 sys)
+{
+	struct xtap_data_event *e = bpf_ringbuf_reserve(&events, XTAP_DATA_EV_SIZE(0), 0);
+
+	v->mute = MUTE_NONE;
+	if (!e) {
+		stat_add(XTAP_STAT_RB_DROPS, 1);
+		v->lost = 1;
+		return;
+	}
+	fill_hdr(&e->hdr, XTAP_EV_DATA, pid_tgid, fd, v);
+	e->hdr.dir = dir;
+	e->hdr.sys = sys;
+	e->len = 0;
+	e->cap_len = 0;
+	e->tail_len = 0;
+	e->flags = XTAP_DATA_MUTED | (v->head_req ? XTAP_DATA_MUTED_HEAD : 0) |
+		   (v->lost ? XTAP_DATA_GAP : 0);
+	__builtin_memset(e->tail, 0, sizeof(e->tail));
+	__builtin_memset(&e->tctx, 0, sizeof(e->tctx));
+	bpf_ringbuf_submit(e, 0);
+	stat_add(XTAP_STAT_EVENTS, 1);
+	v->lost = 0;
+}
+
+/* The muted exchange ended with the syscall of pid_tgid. */
+static __always_inline void mute_done(struct conn_val *v, __u64 pid_tgid)
+{
+	v->mute = MUTE_NONE;
+	stat_add(XTAP_STAT_MUTED, 1);
+	flight_end(pid_tgid, v->mute_key);
+}
+
+/* The two steps below are global functions, verified once rather than
+ * inside every exit program's paths (inlined, they tripled load time).
+ * They find the scratch record and the fd's entry again by key. */
+
+/* A record of a connection with a muted exchange under way (dir_sys: the
+ * direction, and the syscall << 8), before it is submitted: 1 when it is
+ * kept back (the exchange goes on, or ended with it); else the exchange
+ * is given up and the record goes out. */
+__noinline int mute_continue(__u64 pid_tgid, __s32 fd, __u32 dir_sys, __u32 n, __u64 ret)
+{
+	struct conn_key key = { .tgid = pid_tgid >> 32, .fd = fd };
+	__u8 dir = dir_sys & 1, sys = dir_sys >> 8;
+	struct conn_val *v = bpf_map_lookup_elem(&conns, &key);
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
+	int st;
+
+	if (!v || !s || !v->mute)
+		return 0;
+	if (!is_response_dir(v, dir)) {
+		/* a request before the muted one's response ended */
+		if (v->mute == MUTE_REQ)
+			report_muted(v, pid_tgid, fd, dir, sys);
+		else
+			v->lost = 1; /* part of that response was kept back */
+		v->mute = MUTE_NONE;
+		return 0;
+	}
+	if (v->mute == MUTE_CHUNKED) {
+		if (ends_chunked(s, n, ret))
+			mute_done(v, pid_tgid);
+		return 1;
+	}
+	if (v->mute != MUTE_REQ) {
+		v->mute = MUTE_NONE;
+		v->lost = 1;
+		return 0;
+	}
+	st = mute_response(s, v, dir, n, ret);
+	if (st < 0) {
+		report_muted(v, pid_tgid, fd, dir ^ 1, sys);
+		return 0;
+	}
+	v->head_req = 0;
+	if (st == MUTE_NONE)
+		mute_done(v, pid_tgid);
+	else
+		v->mute = st;
+	return 1;
+}
+
+/* The body of a muted response was counted to its end. */
+__noinline int mute_body_done(__u64 pid_tgid, __s32 fd)
+{
+	struct conn_key key = { .tgid = pid_tgid >> 32, .fd = fd };
+	struct conn_val *v = bpf_map_lookup_elem(&conns, &key);
+
+	if (v)
+		mute_done(v, pid_tgid);
+	return 0;
+}
+
+/* A server's request head decided unsampled (in the scratch record, n
+ * captured of ret): 1 when its exchange is kept back from here on. */
+__noinline int mute_start(__u64 pid_tgid, __s32 fd, __u32 n, __u64 ret)
+{
+	struct conn_key key = { .tgid = pid_tgid >> 32, .fd = fd };
+	struct conn_val *v = bpf_map_lookup_elem(&conns, &key);
+	__u32 zero = 0;
+	struct scratch *s = bpf_map_lookup_elem(&scratch_map, &zero);
+
+	if (!v || !s || !mute_request(s, v, XTAP_DIR_IN, n, ret))
+		return 0;
+	v->mute = MUTE_REQ;
+	v->mute_key = s->ev.tctx.span_id;
+	return 1;
 }
 
 /* The syscall described by a moved ret bytes in direction dir; v, its
@@ -849,6 +1086,19 @@ static __always_inline void data_done(__u64 pid_tgid, long ret, __u8 dir,
 			return;
 		}
 		v->skip[dir & 1] = 0;
+		if (v->mute) {
+			/* a body of a muted exchange: its end is not reported */
+			v->skipped[dir & 1] = 0;
+			if ((__u64)ret == left) {
+				if (v->mute == MUTE_BODY && is_response_dir(v, dir))
+					mute_body_done(pid_tgid, a.fd);
+				return;
+			}
+			/* it ends inside this syscall, and another message
+			 * follows: the agent resynchronises after a gap */
+			v->mute = MUTE_NONE;
+			v->lost = 1;
+		}
 		if ((__u64)ret == left) {
 			report_skipped(s, pid_tgid, a.fd, v, dir, a.sys, v->skipped[dir & 1] + ret);
 			v->skipped[dir & 1] = 0;
@@ -900,6 +1150,8 @@ static __always_inline void data_done(__u64 pid_tgid, long ret, __u8 dir,
 	if ((__u64)n < (__u64)ret)
 		stat_add(n ? XTAP_STAT_TRUNCATED : XTAP_STAT_BODY_BYTES, n ? 1 : ret);
 	record_ctx(s, v, dir, n, pid_tgid, &a);
+	if (v->mute && mute_continue(pid_tgid, a.fd, dir | (__u32)a.sys << 8, n, ret))
+		return;
 	if (n >= 5 && !is_response_dir(v, dir) && s->ev.data[0] == 'H' && s->ev.data[1] == 'E' &&
 	    s->ev.data[2] == 'A' && s->ev.data[3] == 'D' && s->ev.data[4] == ' ')
 		v->head_req = 1;
@@ -911,6 +1163,9 @@ static __always_inline void data_done(__u64 pid_tgid, long ret, __u8 dir,
 		if (is_response_dir(v, dir) && starts_msg(s->ev.data))
 			v->head_req = 0;
 	}
+	if (mute_unsampled && s->ev.tctx.sampled == XTAP_SAMPLED_NO && dir == XTAP_DIR_IN &&
+	    v->role == XTAP_ROLE_SERVER && mute_start(pid_tgid, a.fd, n, ret))
+		return;
 
 	fill_hdr(&s->ev.hdr, XTAP_EV_DATA, pid_tgid, a.fd, v);
 	/* a client's request starts when it was written; a server's

@@ -320,7 +320,7 @@ static __always_inline void server_request_ctx(struct scratch *s, struct conn_va
 	t->sampled = XTAP_SAMPLED_UNKNOWN;
 	/* the request's key, by which its calls name it to the agent */
 	t->span_id = new_span_id();
-	head_framing(s, n); /* finds the trace headers' lines */
+	scratch_head_end(n); /* finds the trace headers' lines */
 	if (!(s->amzn_at && amzn_header_at(s->amzn_at, n)) &&
 	    !(s->tp_at && traceparent_at(s->tp_at, n))) {
 		in = v->cookie ? bpf_map_lookup_elem(&ctx_in, &v->cookie) : NULL;
@@ -373,6 +373,22 @@ static __always_inline void server_response_ctx(__u64 pid_tgid)
 	pf = bpf_map_lookup_elem(&ctx_proc, &tgid);
 	if (pf && pf->inflight > 0)
 		pf->inflight--;
+}
+
+/* The request of key was answered whole (its exchange was kept from the
+ * ring buffer, so the kernel saw where it ended): its thread and process
+ * serve it no longer, whatever their counts say (a response head the
+ * kernel did not see whole leaves them one high). */
+static __always_inline void flight_end(__u64 pid_tgid, __u64 key)
+{
+	__u32 tid = (__u32)pid_tgid, tgid = pid_tgid >> 32;
+	struct flight_ctx *f = bpf_map_lookup_elem(&ctx_thread, &tid);
+
+	if (f && f->req_key == key)
+		f->inflight = 0;
+	f = bpf_map_lookup_elem(&ctx_proc, &tgid);
+	if (f && f->req_key == key)
+		f->inflight = 0;
 }
 
 /* The first bytes a write-family syscall is about to send (enter side):

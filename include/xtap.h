@@ -82,6 +82,7 @@ enum xtap_stat {
 	XTAP_STAT_TCPOPT_WRITTEN, /* packets that carried a trace context option out */
 	XTAP_STAT_TCPOPT_NOSPACE, /* packets where it did not fit beside the kernel's options */
 	XTAP_STAT_TCPOPT_PARSED, /* packets that brought one in */
+	XTAP_STAT_MUTED, /* unsampled exchanges kept from the ring buffer, whole */
 	XTAP_STAT_MAX,
 };
 
@@ -209,6 +210,12 @@ struct xtap_conn_event {
 /* A record of this connection did not fit in the ring buffer since the
  * last one that did: what the agent holds of it may miss bytes. */
 #define XTAP_DATA_GAP 1
+/* No bytes: an unsampled request went by here, not copied (the kernel
+ * meant to keep its exchange from the ring buffer but cannot frame the
+ * rest of it). Its response follows as usual; the agent drops the pair. */
+#define XTAP_DATA_MUTED 2
+/* with XTAP_DATA_MUTED: that request was a HEAD (its response has no body) */
+#define XTAP_DATA_MUTED_HEAD 4
 
 /* size of a data record carrying n captured bytes */
 #define XTAP_DATA_EV_SIZE(n) (__builtin_offsetof(struct xtap_data_event, data) + (n))

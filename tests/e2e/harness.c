@@ -1184,6 +1184,14 @@ long long e2e_agent_counter(struct e2e_agent *a, const char *line, const char *k
 	die("agent log line \"%.*s\" has no %s=", (int)(eol - last), last, key);
 }
 
+long long e2e_agent_unsampled(struct e2e_agent *a)
+{
+	return e2e_agent_counter(a, "counters", "sampled_out") +
+	       e2e_agent_counter(a, "counters", "sampler_dropped") +
+	       e2e_agent_counter(a, "counters", "muted_here") +
+	       e2e_agent_counter(a, "kernel", "muted");
+}
+
 /* Parse the output file: new (not scope-owned) array. */
 static json_t *read_docs(struct e2e_agent *a)
 {

@@ -262,6 +262,10 @@ const char *e2e_agent_log(struct e2e_agent *a);
  * "segments"). Fails (with the log) if the line or the key is missing: call
  * after e2e_agent_stop. */
 long long e2e_agent_counter(struct e2e_agent *a, const char *line, const char *key);
+/* Exchanges left out as unsampled, wherever that was decided: Sampled=0
+ * and the sampler in the agent, and those the kernel kept back (whole, or
+ * with a placeholder the agent dropped). After e2e_agent_stop. */
+long long e2e_agent_unsampled(struct e2e_agent *a);
 
 /* Every document written so far to the output file, as a scope-owned JSON
  * array (in file order). Every complete line must be a JSON object, else the
